@@ -1,0 +1,28 @@
+"""bearer_gan: a callback-driven GAN trainer built on torchbearer.
+
+A GAN here is a :class:`torchbearer.Trial` whose model is the generator, with the discriminator,
+optimizers and criteria in state (:mod:`bearer_gan.keys`), two ``base_closure``\\ s and a main
+closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progress
+(:mod:`bearer_gan.callbacks`).
+"""
+from . import keys
+from .callbacks import FixedNoiseSampler, LossHistory, ProgressGif, RealImageGrid, SaveModels, steps_done, write_gif
+from .closures import discriminator_closure, gan_closure, generator_closure
+from .data import DATASETS, DatasetError, image_batches, load_mnist, to_unit_range
+from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
+from .metrics import StateValue, gan_metrics
+from .models import DEFAULT_LATENT_DIM, MODELS, build_models
+from .trial import default_device, gan_trial, run_gan
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'keys',
+    'FixedNoiseSampler', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels', 'steps_done', 'write_gif',
+    'discriminator_closure', 'gan_closure', 'generator_closure',
+    'DATASETS', 'DatasetError', 'image_batches', 'load_mnist', 'to_unit_range',
+    'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
+    'StateValue', 'gan_metrics',
+    'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
+    'default_device', 'gan_trial', 'run_gan',
+]

@@ -1,0 +1,49 @@
+"""State keys: the contract between bearer_gan's closures, criteria, metrics and callbacks.
+
+torchbearer passes one ``state`` dict through every part of a :class:`torchbearer.Trial`. A GAN
+needs more in it than a classifier does, so every extra entry gets a key here, made with
+:func:`torchbearer.state_key` (keys are unique strings and can be used as metrics). The
+generator is the trial's own model (:data:`torchbearer.MODEL`) and the real images arrive in
+:data:`torchbearer.X`, shape ``(B, 1, 28, 28)`` in ``[-1, 1]``.
+"""
+import torchbearer
+
+__all__ = [
+    'DISCRIMINATOR', 'GENERATOR_OPTIMIZER', 'DISCRIMINATOR_OPTIMIZER',
+    'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
+    'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
+    'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE',
+]
+
+#: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
+DISCRIMINATOR = torchbearer.state_key('discriminator')
+#: The generator's optimizer. The trial's own optimizer is ``None``, so torchbearer only runs the closure.
+GENERATOR_OPTIMIZER = torchbearer.state_key('generator_optimizer')
+#: The discriminator's optimizer.
+DISCRIMINATOR_OPTIMIZER = torchbearer.state_key('discriminator_optimizer')
+#: Generator criterion, a function of state returning a scalar loss (see :mod:`bearer_gan.losses`).
+GENERATOR_CRITERION = torchbearer.state_key('generator_criterion')
+#: Discriminator criterion, a function of state returning a scalar loss.
+DISCRIMINATOR_CRITERION = torchbearer.state_key('discriminator_criterion')
+#: Size of the generator's latent vector ``z``.
+LATENT_DIM = torchbearer.state_key('latent_dim')
+#: Target for real images in the discriminator loss: 1.0, or e.g. 0.9 for one-sided label smoothing.
+REAL_LABEL = torchbearer.state_key('real_label')
+#: Latent batch of the current step, ``(B, latent_dim)`` drawn from N(0, 1).
+NOISE = torchbearer.state_key('noise')
+#: The latent batch that every sample grid is rendered from, fixed for the whole run.
+FIXED_NOISE = torchbearer.state_key('fixed_noise')
+#: Generator output of the current step, ``(B, 1, 28, 28)`` in ``[-1, 1]``.
+FAKE_IMAGES = torchbearer.state_key('fake_images')
+#: Real images followed by (detached) fakes, ``(2B, 1, 28, 28)``: one discriminator forward for both.
+DISCRIMINATOR_INPUT = torchbearer.state_key('discriminator_input')
+#: Discriminator logits for :data:`DISCRIMINATOR_INPUT`, ``(2B, 1)``: first half real, second half fake.
+DISCRIMINATOR_LOGITS = torchbearer.state_key('discriminator_logits')
+#: Generator loss of the current step (scalar tensor).
+GENERATOR_LOSS = torchbearer.state_key('g_loss')
+#: Discriminator loss of the current step (scalar tensor), mean of its real and fake terms.
+DISCRIMINATOR_LOSS = torchbearer.state_key('d_loss')
+#: D(x): mean discriminator probability on the real batch, in [0, 1] (detached).
+D_REAL = torchbearer.state_key('d_x')
+#: D(G(z)): mean discriminator probability on the generated batch, in [0, 1] (detached).
+D_FAKE = torchbearer.state_key('d_g_z')

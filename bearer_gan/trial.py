@@ -1,0 +1,93 @@
+"""The builder: a configured :class:`torchbearer.Trial` for a GAN in one call, and a runner that survives Ctrl-C.
+
+The generator is the trial's model; the discriminator, both optimizers and both criteria live
+in state under :mod:`bearer_gan.keys`. The trial's own optimizer is ``None``, so torchbearer's
+mock optimizer just runs :func:`~bearer_gan.closures.gan_closure`, which steps both networks.
+Any torchbearer metric or callback can be added as usual.
+"""
+from typing import Callable, Iterable, Optional, Sequence
+
+import torch
+import torchbearer
+from torch import nn
+
+from . import keys
+from .closures import gan_closure
+from .losses import discriminator_loss, generator_loss
+from .metrics import gan_metrics
+
+__all__ = ['default_device', 'gan_trial', 'run_gan']
+
+
+def default_device() -> str:
+    """``'cuda'`` when a GPU is available, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def gan_trial(generator: nn.Module, discriminator: nn.Module,
+              generator_optimizer: torch.optim.Optimizer, discriminator_optimizer: torch.optim.Optimizer,
+              latent_dim: int, *,
+              generator_criterion: Callable = generator_loss, discriminator_criterion: Callable = discriminator_loss,
+              d_steps: int = 1, train_generator_only: bool = False, train_discriminator_only: bool = False,
+              real_label: float = 1.0, metrics: Sequence = (), callbacks: Sequence = (),
+              device: Optional[str] = None, verbose: int = 2) -> torchbearer.Trial:
+    """Build a :class:`torchbearer.Trial` that trains ``generator`` against ``discriminator``.
+
+    Args:
+        generator: maps ``(N, latent_dim)`` noise to images ``(N, 1, 28, 28)`` in ``[-1, 1]``.
+        discriminator: maps images to logits ``(N, 1)``.
+        generator_optimizer: optimizer over the generator's parameters.
+        discriminator_optimizer: optimizer over the discriminator's parameters.
+        latent_dim: size of the noise vectors.
+        generator_criterion: function of state returning the generator loss.
+        discriminator_criterion: function of state returning the discriminator loss.
+        d_steps: discriminator updates per generator update.
+        train_generator_only: leave the discriminator's parameters untouched.
+        train_discriminator_only: leave the generator's parameters untouched.
+        real_label: discriminator target for real images (0.9 is one-sided label smoothing).
+        metrics: extra torchbearer metrics, after the GAN's running means.
+        callbacks: torchbearer callbacks, run in this order.
+        device: where to train; :func:`default_device` when None.
+        verbose: torchbearer verbosity: 2 a progress bar per epoch, 1 per run, 0 silent.
+
+    Raises:
+        ValueError: for inconsistent options (see :func:`~bearer_gan.closures.gan_closure`).
+    """
+    if train_generator_only and train_discriminator_only:
+        raise ValueError('train_generator_only and train_discriminator_only exclude each other: nothing would be trained')
+    if not 0.0 < real_label <= 1.0:
+        raise ValueError(f'real_label must be in (0, 1], got {real_label}')
+    device = default_device() if device is None else device
+    trial = torchbearer.Trial(generator, None, metrics=gan_metrics() + list(metrics),
+                              callbacks=list(callbacks), verbose=verbose)
+    trial.with_closure(gan_closure(d_steps, train_generator=not train_discriminator_only,
+                                   train_discriminator=not train_generator_only))
+    trial.state.update({
+        keys.DISCRIMINATOR: discriminator.to(device),
+        keys.GENERATOR_OPTIMIZER: generator_optimizer,
+        keys.DISCRIMINATOR_OPTIMIZER: discriminator_optimizer,
+        keys.GENERATOR_CRITERION: generator_criterion,
+        keys.DISCRIMINATOR_CRITERION: discriminator_criterion,
+        keys.LATENT_DIM: latent_dim,
+        keys.REAL_LABEL: real_label,
+    })
+    return trial.to(device)
+
+
+def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
+    """Train for ``steps`` updates (one torchbearer epoch, cycling through ``train_batches``).
+
+    On Ctrl-C the callbacks' ``on_end`` still runs, so the GIF, history and models written there
+    hold the run so far; then the :class:`KeyboardInterrupt` propagates to the caller.
+
+    Returns:
+        the trial's history (one dict of epoch metrics).
+    """
+    if steps < 1:
+        raise ValueError(f'steps must be a positive integer, got {steps}')
+    trial.with_train_generator(train_batches, steps=steps)
+    try:
+        return trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
+    except KeyboardInterrupt:
+        trial.state[torchbearer.CALLBACK_LIST].on_end(trial.state)
+        raise

