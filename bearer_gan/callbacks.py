@@ -15,12 +15,14 @@ import torch
 import torchbearer
 from PIL import Image, ImageDraw
 from torchbearer.callbacks import Callback
+from torch.optim.swa_utils import AveragedModel
 from torchvision.utils import save_image
 
 from . import keys
+from .models import build_models
 from .files import atomic_path
 
-__all__ = ['steps_done', 'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'LossHistory', 'SaveModels']
+__all__ = ['steps_done', 'sampling_generator', 'save_grid', 'GeneratorEMA', 'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'LossHistory', 'SaveModels', 'load_generator']
 
 
 def steps_done(state) -> int:
@@ -28,7 +30,48 @@ def steps_done(state) -> int:
     return state[torchbearer.EPOCH] * state[torchbearer.TRAIN_STEPS] + state[torchbearer.BATCH] + 1
 
 
-def _save_grid(images: torch.Tensor, path: str, nrow: int = 8):
+def sampling_generator(state) -> torch.nn.Module:
+    """The generator to draw samples from: the moving average when :class:`GeneratorEMA` keeps one, else the model."""
+    averaged = state[keys.EMA_GENERATOR] if keys.EMA_GENERATOR in state else None
+    return averaged.module if averaged is not None else state[torchbearer.MODEL]
+
+
+class GeneratorEMA(Callback):
+    """Keep an exponential moving average of the generator's weights (and batch-norm statistics) for sampling.
+
+    GAN generators oscillate around a good solution; the average of recent weights gives
+    smoother, less noisy samples at no training cost. Uses :class:`torch.optim.swa_utils.AveragedModel`.
+    The decay warms up as ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that early
+    in a run the average follows the generator instead of remembering its random initial weights.
+
+    Args:
+        decay: weight of the old average at each step, in ``(0, 1)``; 0.999 averages over ~1000 steps.
+
+    State Requirements:
+        - reads :data:`torchbearer.MODEL`
+        - writes :data:`~bearer_gan.keys.EMA_GENERATOR`
+    """
+
+    def __init__(self, decay: float = 0.999):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f'EMA decay must be in (0, 1), got {decay}')
+        self.decay = decay
+        self.averaged = None
+
+    def on_start(self, state):
+        if self.averaged is None:
+            self.averaged = AveragedModel(state[torchbearer.MODEL], avg_fn=self._average, use_buffers=True)
+        state[keys.EMA_GENERATOR] = self.averaged
+
+    def _average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        decay = ((1 + num_averaged) / (10 + num_averaged)).clamp(max=self.decay)  # a tensor: no device sync
+        return averaged + (current - averaged) * (1 - decay)
+
+    def on_step_training(self, state):
+        self.averaged.update_parameters(state[torchbearer.MODEL])
+
+
+def save_grid(images: torch.Tensor, path: str, nrow: int = 8):
     """Save images in ``[-1, 1]`` as one :func:`~torchvision.utils.make_grid` PNG."""
     save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0)
 
@@ -49,7 +92,8 @@ class FixedNoiseSampler(Callback):
         nrow: images per grid row.
 
     State Requirements:
-        - reads :data:`torchbearer.MODEL` (the generator), :data:`~bearer_gan.keys.LATENT_DIM`, :data:`torchbearer.DEVICE`
+        - reads :data:`torchbearer.MODEL` (the generator) or :data:`~bearer_gan.keys.EMA_GENERATOR`,
+          :data:`~bearer_gan.keys.LATENT_DIM`, :data:`torchbearer.DEVICE`
         - writes :data:`~bearer_gan.keys.FIXED_NOISE`, ``(num_images, latent_dim)``
     """
 
@@ -69,16 +113,16 @@ class FixedNoiseSampler(Callback):
         self.fixed_noise = self.fixed_noise.to(state[torchbearer.DEVICE])
         state[keys.FIXED_NOISE] = self.fixed_noise
         if not self.frames:
-            self.render(state[torchbearer.MODEL], 0)
+            self.render(sampling_generator(state), 0)
 
     def on_step_training(self, state):
         self.step = steps_done(state)
         if self.step % self.interval == 0:
-            self.render(state[torchbearer.MODEL], self.step)
+            self.render(sampling_generator(state), self.step)
 
     def on_end(self, state):
         if self.fixed_noise is not None and self.frame_steps and self.frame_steps[-1] != self.step:
-            self.render(state[torchbearer.MODEL], self.step)
+            self.render(sampling_generator(state), self.step)
 
     @torch.no_grad()
     def render(self, generator: torch.nn.Module, step: int):
@@ -90,7 +134,7 @@ class FixedNoiseSampler(Callback):
         finally:
             generator.train(was_training)
         path = os.path.join(self.sample_dir, f'step_{step:06d}.png')
-        _save_grid(images, path, self.nrow)
+        save_grid(images, path, self.nrow)
         self.frames.append(path)
         self.frame_steps.append(step)
 
@@ -144,7 +188,7 @@ class RealImageGrid(Callback):
 
     def on_sample(self, state):
         if not self.saved:
-            _save_grid(state[torchbearer.X][:self.num_images], self.path, self.nrow)
+            save_grid(state[torchbearer.X][:self.num_images], self.path, self.nrow)
             self.saved = True
 
 
@@ -224,20 +268,44 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50):
 class SaveModels(Callback):
     """Save the generator and the discriminator at the end of the run (and on Ctrl-C).
 
-    Each file is a dict of plain values and tensors (loadable with ``torch.load(weights_only=True)``):
+    ``generator.pt`` holds the generator that samples are drawn from (the moving average when
+    :class:`GeneratorEMA` keeps one). Each file is a dict of plain values and tensors (loadable with ``torch.load(weights_only=True)``):
     ``{'model': name, 'latent_dim': int, 'state_dict': ...}``, so that
     ``python -m bearer_gan sample`` can rebuild the network by name.
 
     State Requirements:
-        - reads :data:`torchbearer.MODEL`, :data:`~bearer_gan.keys.DISCRIMINATOR`, :data:`~bearer_gan.keys.LATENT_DIM`
+        - reads :data:`torchbearer.MODEL` or :data:`~bearer_gan.keys.EMA_GENERATOR`, :data:`~bearer_gan.keys.DISCRIMINATOR`,
+          :data:`~bearer_gan.keys.LATENT_DIM`
     """
 
     def __init__(self, out_dir: str, model_name: str):
         self.out_dir, self.model_name = out_dir, model_name
 
     def on_end(self, state):
-        for filename, network in (('generator.pt', state[torchbearer.MODEL]),
+        for filename, network in (('generator.pt', sampling_generator(state)),
                                   ('discriminator.pt', state[keys.DISCRIMINATOR])):
             with atomic_path(os.path.join(self.out_dir, filename)) as temporary:
                 torch.save({'model': self.model_name, 'latent_dim': state[keys.LATENT_DIM],
                             'state_dict': network.state_dict()}, temporary)
+
+
+def load_generator(run_dir: str, device: str = 'cpu'):
+    """Rebuild the generator that :class:`SaveModels` wrote into ``run_dir``, in eval mode.
+
+    Returns:
+        ``(generator, latent_dim, model_name)``
+
+    Raises:
+        FileNotFoundError: when ``run_dir`` holds no ``generator.pt``.
+        ValueError: when the file is truncated, corrupt or not a bearer_gan generator (the message names it).
+    """
+    path = os.path.join(run_dir, 'generator.pt')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{run_dir!r} holds no generator.pt; train one with examples/gan.py --out {run_dir}')
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)  # a dict of str, int and tensors only
+        generator = build_models(saved['model'], saved['latent_dim'])[0]
+        generator.load_state_dict(saved['state_dict'])
+    except Exception as error:  # truncated, garbage or foreign: name the file rather than show a traceback
+        raise ValueError(f'cannot load {path!r}: {type(error).__name__}: {error}') from error
+    return generator.to(device).eval(), saved['latent_dim'], saved['model']

@@ -5,10 +5,11 @@ is rewritten during a run is written to a temporary file in the same folder, flu
 moved over the old one with :func:`os.replace`, which is atomic on POSIX and Windows.
 """
 import contextlib
+import json
 import os
 import tempfile
 
-__all__ = ['atomic_path']
+__all__ = ['atomic_path', 'write_json']
 
 
 @contextlib.contextmanager
@@ -17,6 +18,9 @@ def atomic_path(path: str):
     directory, name = os.path.split(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=f'.{name}.', suffix=os.path.splitext(name)[1], dir=directory)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600 files; give them the permissions open() would
     try:
         yield temporary
         with open(temporary, 'rb') as written:
@@ -25,3 +29,9 @@ def atomic_path(path: str):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def write_json(path: str, value) -> None:
+    """Write ``value`` as indented JSON, atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'w') as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)

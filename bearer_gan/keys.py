@@ -12,7 +12,7 @@ __all__ = [
     'DISCRIMINATOR', 'GENERATOR_OPTIMIZER', 'DISCRIMINATOR_OPTIMIZER',
     'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
-    'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE',
+    'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -47,3 +47,6 @@ DISCRIMINATOR_LOSS = torchbearer.state_key('d_loss')
 D_REAL = torchbearer.state_key('d_x')
 #: D(G(z)): mean discriminator probability on the generated batch, in [0, 1] (detached).
 D_FAKE = torchbearer.state_key('d_g_z')
+#: Optional exponential moving average of the generator's weights (a
+#: :class:`torch.optim.swa_utils.AveragedModel`); when present, samples are drawn from it.
+EMA_GENERATOR = torchbearer.state_key('ema_generator')

@@ -86,8 +86,16 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     if steps < 1:
         raise ValueError(f'steps must be a positive integer, got {steps}')
     trial.with_train_generator(train_batches, steps=steps)
+    run_state = {}
+
+    @torchbearer.callbacks.on_start
+    def remember_state(state):
+        run_state['state'] = state
+
+    trial.state[torchbearer.CALLBACK_LIST].append([remember_state])
     try:
         return trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
     except KeyboardInterrupt:
-        trial.state[torchbearer.CALLBACK_LIST].on_end(trial.state)
+        state = run_state.get('state', trial.state)
+        state[torchbearer.CALLBACK_LIST].on_end(state)
         raise

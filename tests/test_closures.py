@@ -1,0 +1,131 @@
+import pytest
+import torch
+import torchbearer
+
+import bearer_gan
+from bearer_gan import keys
+from conftest import batches, changed, make_trial, snapshot
+
+
+def train(trial, digits, steps):
+    return bearer_gan.run_gan(trial, batches(digits), steps)
+
+
+def test_one_step_changes_every_parameter_of_both_networks(digits):
+    trial, generator, discriminator = make_trial()
+    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    train(trial, digits, 1)
+    assert all(changed(g_before, generator))
+    assert all(changed(d_before, discriminator))
+
+
+@pytest.mark.parametrize('model', ['mlp256', 'dcgan'])
+def test_every_model_pair_trains(digits, model):
+    trial, generator, discriminator = make_trial(model)
+    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    history = train(trial, digits, 2)
+    assert all(changed(g_before, generator)) and all(changed(d_before, discriminator))
+    assert all(torch.isfinite(torch.tensor(history[-1][name])) for name in ('g_loss', 'd_loss', 'd_x', 'd_g_z'))
+
+
+def test_generator_only_leaves_the_discriminator_bit_identical(digits):
+    trial, generator, discriminator = make_trial(train_generator_only=True)
+    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    history = train(trial, digits, 3)
+    assert all(changed(g_before, generator))
+    assert not any(changed(d_before, discriminator))
+    assert all(p.grad is None for p in discriminator.parameters())  # no gradients accumulated into D at all
+    assert 0 < history[-1]['d_x'] < 1  # D is still evaluated, so its numbers are still reported
+
+
+def test_discriminator_only_leaves_the_generator_bit_identical(digits):
+    trial, generator, discriminator = make_trial(train_discriminator_only=True)
+    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    train(trial, digits, 3)
+    assert not any(changed(g_before, generator))
+    assert all(changed(d_before, discriminator))
+
+
+def test_generator_step_accumulates_no_gradient_in_the_discriminator(digits):
+    trial, generator, discriminator = make_trial()
+    state = {torchbearer.X: digits[0][:8], torchbearer.MODEL: generator, **trial.state}
+    closure = bearer_gan.gan_closure(train_discriminator=False)
+    closure(state)
+    assert all(p.grad is not None for p in generator.parameters())
+    assert all(p.grad is None for p in discriminator.parameters())
+    assert all(p.requires_grad for p in discriminator.parameters())  # unfrozen again
+
+
+@pytest.mark.parametrize('d_steps', [1, 3])
+def test_d_steps_discriminator_updates_per_generator_update(digits, d_steps):
+    trial, _, _ = make_trial(d_steps=d_steps)
+    calls = {'g': 0, 'd': 0}
+    for name, key in (('g', keys.GENERATOR_OPTIMIZER), ('d', keys.DISCRIMINATOR_OPTIMIZER)):
+        optimizer = trial.state[key]
+        step = optimizer.step
+
+        def counted(*args, _name=name, _step=step, **kwargs):
+            calls[_name] += 1
+            return _step(*args, **kwargs)
+        optimizer.step = counted
+    train(trial, digits, 4)
+    assert calls == {'g': 4, 'd': 4 * d_steps}
+
+
+def test_invalid_options_are_rejected_with_clear_messages():
+    with pytest.raises(ValueError, match='exclude each other'):
+        make_trial(train_generator_only=True, train_discriminator_only=True)
+    with pytest.raises(ValueError, match='d_steps must be a positive integer'):
+        make_trial(d_steps=0)
+    with pytest.raises(ValueError, match='real_label'):
+        make_trial(real_label=1.5)
+    with pytest.raises(ValueError, match='unknown model'):
+        bearer_gan.build_models('resnet')
+
+
+class StatefulGenerator(torch.nn.Module):
+    """A generator whose forward takes torchbearer's ``state`` keyword (the first path base_closure tries)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.saw_state = inner, False
+
+    def forward(self, z, state=None):
+        self.saw_state = state is not None
+        return self.inner(z)
+
+
+def test_base_closure_paths_for_models_with_and_without_state(digits):
+    # without `state`: base_closure's retry calls forward(z) (the models in bearer_gan.models)
+    trial, generator, _ = make_trial()
+    before = snapshot(generator)
+    train(trial, digits, 1)
+    assert all(changed(before, generator))
+    # with `state`: forward(z, state=state) succeeds at the first try
+    torch.manual_seed(0)
+    inner, discriminator = bearer_gan.build_models('tutorial')
+    generator = StatefulGenerator(inner)
+    trial = bearer_gan.gan_trial(generator, discriminator, torch.optim.Adam(generator.parameters()),
+                                 torch.optim.Adam(discriminator.parameters()), 100, device='cpu', verbose=0)
+    train(trial, digits, 1)
+    assert generator.saw_state
+
+
+class BrokenGenerator(torch.nn.Module):
+    def forward(self, z):
+        raise RuntimeError('generator exploded at layer 3')
+
+
+def test_errors_inside_forward_and_criterion_are_not_hidden(digits):
+    _, discriminator = bearer_gan.build_models('tutorial')
+    generator = BrokenGenerator()
+    trial = bearer_gan.gan_trial(generator, discriminator, torch.optim.SGD([torch.zeros(1, requires_grad=True)], 0.1),
+                                 torch.optim.Adam(discriminator.parameters()), 100, device='cpu', verbose=0)
+    with pytest.raises(Exception, match='generator exploded at layer 3'):
+        train(trial, digits, 1)
+
+    def broken_criterion(state):
+        raise ValueError('criterion could not read its key')
+    trial, _, _ = make_trial(discriminator_criterion=broken_criterion)
+    with pytest.raises(ValueError, match='criterion could not read its key'):
+        train(trial, digits, 1)
