@@ -9,15 +9,17 @@ from . import keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
                         load_generator, sampling_generator, save_grid, steps_done, write_gif)
 from .closures import discriminator_closure, gan_closure, generator_closure
+from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
-from .data import DATASETS, DatasetError, image_batches, load_mnist, to_unit_range
+from .data import DATASETS, DatasetError, ShuffledBatchSampler, image_batches, load_mnist, to_unit_range
 from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
 from .evaluation_callback import FidEvaluator
 from .files import atomic_path, write_json
 from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
 from .metrics import StateValue, gan_metrics
 from .models import DEFAULT_LATENT_DIM, MODELS, build_models
-from .trial import default_device, gan_trial, run_gan
+from .safety import NonFiniteLossError, TrainingGuard
+from .trial import default_device, gan_adam, gan_trial, run_gan
 
 __version__ = '0.1.0'
 
@@ -25,13 +27,15 @@ __all__ = [
     'keys',
     'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
     'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
+    'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
     'MnistClassifier', 'load_classifier',
     'discriminator_closure', 'gan_closure', 'generator_closure',
-    'DATASETS', 'DatasetError', 'image_batches', 'load_mnist', 'to_unit_range',
+    'DATASETS', 'DatasetError', 'ShuffledBatchSampler', 'image_batches', 'load_mnist', 'to_unit_range',
     'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
     'atomic_path', 'write_json',
     'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
     'StateValue', 'gan_metrics',
     'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
-    'default_device', 'gan_trial', 'run_gan',
+    'NonFiniteLossError', 'TrainingGuard',
+    'default_device', 'gan_adam', 'gan_trial', 'run_gan',
 ]

@@ -1,9 +1,11 @@
 """Callbacks that show and keep a run's progress: sample grids, the GIF, real images, history, models.
 
 Each is a torchbearer :class:`~torchbearer.callbacks.Callback`. They write in ``on_end``, which
-:func:`bearer_gan.trial.run_gan` also calls when training is interrupted with Ctrl-C, so an
-interrupted run still leaves its GIF, history and models behind. Steps are counted over the
-whole run: step ``s`` means ``s`` updates have been made.
+also runs when training stops early (Ctrl-C, SIGTERM, a non-finite loss), so a stopped run still
+leaves its GIF, history and models behind. Steps are counted over the whole run
+(:data:`~bearer_gan.keys.STEP`): step ``s`` means ``s`` updates have been made. Callbacks with
+something to remember implement ``state_dict`` / ``load_state_dict``, which
+:class:`~bearer_gan.checkpoint.GANCheckpoint` saves and restores.
 """
 import csv
 import os
@@ -26,8 +28,8 @@ __all__ = ['steps_done', 'sampling_generator', 'save_grid', 'GeneratorEMA', 'Fix
 
 
 def steps_done(state) -> int:
-    """Updates made so far in the run, counted across epochs, read in ``on_step_training``."""
-    return state[torchbearer.EPOCH] * state[torchbearer.TRAIN_STEPS] + state[torchbearer.BATCH] + 1
+    """Updates made so far in the run, across epochs and resumes."""
+    return state[keys.STEP]
 
 
 def sampling_generator(state) -> torch.nn.Module:
@@ -57,10 +59,13 @@ class GeneratorEMA(Callback):
             raise ValueError(f'EMA decay must be in (0, 1), got {decay}')
         self.decay = decay
         self.averaged = None
+        self._resumed = None
 
     def on_start(self, state):
         if self.averaged is None:
             self.averaged = AveragedModel(state[torchbearer.MODEL], avg_fn=self._average, use_buffers=True)
+            if self._resumed is not None:
+                self.averaged.load_state_dict(self._resumed)
         state[keys.EMA_GENERATOR] = self.averaged
 
     def _average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
@@ -69,6 +74,16 @@ class GeneratorEMA(Callback):
 
     def on_step_training(self, state):
         self.averaged.update_parameters(state[torchbearer.MODEL])
+
+    def state_dict(self):
+        return {'averaged': self.averaged.state_dict() if self.averaged is not None else None}
+
+    def load_state_dict(self, state_dict):
+        if self.averaged is not None and state_dict['averaged'] is not None:
+            self.averaged.load_state_dict(state_dict['averaged'])
+        else:
+            self._resumed = state_dict['averaged']
+        return self
 
 
 def save_grid(images: torch.Tensor, path: str, nrow: int = 8):
@@ -121,8 +136,17 @@ class FixedNoiseSampler(Callback):
             self.render(sampling_generator(state), self.step)
 
     def on_end(self, state):
-        if self.fixed_noise is not None and self.frame_steps and self.frame_steps[-1] != self.step:
+        finite = keys.NON_FINITE not in state  # a generator with NaN weights draws nothing worth a frame
+        if finite and self.fixed_noise is not None and self.frame_steps and self.frame_steps[-1] != self.step:
             self.render(sampling_generator(state), self.step)
+
+    def state_dict(self):
+        return {'frames': list(self.frames), 'frame_steps': list(self.frame_steps), 'step': self.step}
+
+    def load_state_dict(self, state_dict):
+        """Take the frames of the run so far; frames written after that point (by a run that was killed) are dropped."""
+        self.frames, self.frame_steps, self.step = state_dict['frames'], state_dict['frame_steps'], state_dict['step']
+        return self
 
     @torch.no_grad()
     def render(self, generator: torch.nn.Module, step: int):
@@ -171,6 +195,8 @@ def write_gif(frame_paths: List[str], steps: List[int], path: str, frame_duratio
         draw.text((2, 2), label, fill=(200, 0, 0))
         frames.append(np.asarray(image))
     durations = [frame_duration_ms] * (len(frames) - 1) + [4 * frame_duration_ms]
+    if len(frames) == 1:
+        durations = durations[0]  # Pillow takes a list of durations only for animations
     with atomic_path(path) as temporary:
         iio.imwrite(temporary, frames, extension='.gif', duration=durations, loop=0)
 
@@ -190,6 +216,13 @@ class RealImageGrid(Callback):
         if not self.saved:
             save_grid(state[torchbearer.X][:self.num_images], self.path, self.nrow)
             self.saved = True
+
+    def state_dict(self):
+        return {'saved': self.saved}
+
+    def load_state_dict(self, state_dict):
+        self.saved = state_dict['saved']
+        return self
 
 
 class LossHistory(Callback):
@@ -237,6 +270,14 @@ class LossHistory(Callback):
         if self.plot_path and self.rows:
             plot_history(self.rows, self.plot_path)
 
+    def state_dict(self):
+        self._collect()
+        return {'rows': [list(row) for row in self.rows]}
+
+    def load_state_dict(self, state_dict):
+        self.rows, self._pending, self._pending_steps = [list(row) for row in state_dict['rows']], [], []
+        return self
+
 
 def plot_history(rows: List[List[float]], path: str, window: int = 50):
     """Plot losses and D outputs per step, raw (faint) and as a ``window``-step moving average."""
@@ -282,6 +323,8 @@ class SaveModels(Callback):
         self.out_dir, self.model_name = out_dir, model_name
 
     def on_end(self, state):
+        if keys.NON_FINITE in state:  # keep the networks of the last good checkpoint, not NaN weights
+            return
         for filename, network in (('generator.pt', sampling_generator(state)),
                                   ('discriminator.pt', state[keys.DISCRIMINATOR])):
             with atomic_path(os.path.join(self.out_dir, filename)) as temporary:

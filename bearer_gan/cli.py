@@ -18,7 +18,7 @@ __all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_flo
 
 #: Everything a training run writes into its ``--out`` folder.
 RUN_OUTPUTS = ('samples', 'real.png', 'progress.gif', 'losses.png', 'history.csv', 'generator.pt',
-               'discriminator.pt', 'config.json', 'eval.json')
+               'discriminator.pt', 'config.json', 'eval.json', 'checkpoint.pt', 'checkpoint.prev.pt')
 
 
 class UsageError(Exception):
@@ -36,6 +36,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         fail(self.prog, f'{message} (see --help)')
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        for arg in args:  # argparse drops a '--' value and silently keeps the default
+            if arg == '--' or arg.endswith('=--'):
+                self.error(f"{arg!r}: '--' is not a value")
+        return super().parse_args(args, namespace)
 
 
 def _number(text: str, kind):

@@ -85,7 +85,8 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
     State Requirements:
         - reads :data:`torchbearer.X` (real images, ``(B, 1, 28, 28)`` in ``[-1, 1]``), :data:`~bearer_gan.keys.LATENT_DIM`
           and everything :func:`generator_closure` and :func:`discriminator_closure` read
-        - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, and what they write
+        - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, and what they write;
+          adds one to :data:`~bearer_gan.keys.STEP`
     """
     if not isinstance(d_steps, int) or d_steps < 1:
         raise ValueError(f'd_steps must be a positive integer, got {d_steps!r}')
@@ -94,6 +95,10 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
     generator_step, discriminator_step = generator_closure(), discriminator_closure()
 
     def closure(state):
+        _update(state)
+        state[keys.STEP] += 1
+
+    def _update(state):
         _sample_noise(state)
         if train_generator:
             with _frozen(state[keys.DISCRIMINATOR]):

@@ -16,12 +16,12 @@ import contextlib
 import io
 import os
 import warnings
-from typing import Tuple
+from typing import Iterator, Tuple
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-__all__ = ['DATASETS', 'DatasetError', 'load_mnist', 'to_unit_range', 'image_batches']
+__all__ = ['DATASETS', 'DatasetError', 'load_mnist', 'to_unit_range', 'ShuffledBatchSampler', 'image_batches']
 
 DATASETS = ('mnist', 'mnist-5k')
 
@@ -84,22 +84,61 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.unsqueeze(1).float().div_(127.5).sub_(1.0)
 
 
-def image_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                  generator: torch.Generator = None) -> DataLoader:
-    """Shuffled ``(images, labels)`` batches drawn by index from tensors already on the training device.
+class ShuffledBatchSampler(Sampler):
+    """Endless batches of indices, each pass over the data in a new random order, resumable at any step.
+
+    The order is a pure function of ``(seed, step)``: pass ``p`` is a permutation drawn from a
+    generator seeded with ``(seed, p)`` and step ``s`` takes the ``s mod P``-th slice of pass
+    ``s // P``, where ``P = num_images // batch_size`` (the incomplete last slice is dropped).
+    A run resumed at step ``s`` therefore sees exactly the batches the uninterrupted run saw.
+    ``len()`` is ``P``, the batches in one pass.
+
+    Args:
+        num_images: size of the data set.
+        batch_size: indices per batch, between 1 and ``num_images``.
+        seed: seed of the order.
+        start_step: the first batch to yield (the steps a resumed run has already done).
+    """
+
+    def __init__(self, num_images: int, batch_size: int, seed: int = 0, start_step: int = 0):
+        if not 1 <= batch_size <= num_images:
+            raise ValueError(f'batch size must be between 1 and the number of images ({num_images}), got {batch_size}')
+        self.num_images, self.batch_size, self.seed, self.step = num_images, batch_size, seed, start_step
+        self._order = (None, None)
+
+    def __len__(self) -> int:
+        return self.num_images // self.batch_size
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The permutation of pass ``epoch``."""
+        if self._order[0] != epoch:
+            generator = torch.Generator().manual_seed(hash((self.seed, epoch)) & 0xFFFF_FFFF_FFFF)
+            self._order = (epoch, torch.randperm(self.num_images, generator=generator))
+        return self._order[1]
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        while True:
+            epoch, batch = divmod(self.step, len(self))
+            self.step += 1
+            yield self.order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size]
+
+
+def image_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int = 0,
+                  start_step: int = 0) -> DataLoader:
+    """Endless shuffled ``(images, labels)`` batches drawn by index from tensors already on the training device.
 
     A :class:`~torch.utils.data.DataLoader` over a :class:`~torch.utils.data.TensorDataset` with a
-    :class:`~torch.utils.data.BatchSampler`: each batch is a single indexing operation. Incomplete
-    last batches are dropped, so every step sees ``batch_size`` images.
+    :class:`ShuffledBatchSampler`: each batch is a single indexing operation, every batch has
+    ``batch_size`` images, and the order depends only on ``seed`` and the step.
 
     Args:
         images: ``(N, 1, 28, 28)`` in ``[-1, 1]``, on the device training will use.
         labels: ``(N,)`` digit labels on the same device (kept for evaluation; the GAN ignores them).
         batch_size: images per step, at most ``N``.
-        generator: random generator for the shuffling order (seed it for reproducible runs).
+        seed: seed of the shuffling order.
+        start_step: steps already done (to resume a run where it stopped).
     """
-    if not 1 <= batch_size <= len(images):
-        raise ValueError(f'batch size must be between 1 and the number of images ({len(images)}), got {batch_size}')
-    dataset = TensorDataset(images, labels)
-    sampler = BatchSampler(RandomSampler(dataset, generator=generator), batch_size, drop_last=True)
-    return DataLoader(dataset, sampler=sampler, batch_size=None)
+    sampler = ShuffledBatchSampler(len(images), batch_size, seed, start_step)
+    # its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, which the noise uses
+    return DataLoader(TensorDataset(images, labels), sampler=sampler, batch_size=None,
+                      generator=torch.Generator().manual_seed(seed))

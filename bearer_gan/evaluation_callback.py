@@ -85,3 +85,10 @@ class FidEvaluator(Callback):
 
     def on_end(self, state):
         self._score_last_step(state)
+
+    def state_dict(self):
+        return {'rows': [list(row) for row in self.rows], 'step': self.step}
+
+    def load_state_dict(self, state_dict):
+        self.rows, self.step = [tuple(row) for row in state_dict['rows']], state_dict['step']
+        return self

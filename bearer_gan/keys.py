@@ -12,7 +12,7 @@ __all__ = [
     'DISCRIMINATOR', 'GENERATOR_OPTIMIZER', 'DISCRIMINATOR_OPTIMIZER',
     'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
-    'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR',
+    'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -50,3 +50,7 @@ D_FAKE = torchbearer.state_key('d_g_z')
 #: Optional exponential moving average of the generator's weights (a
 #: :class:`torch.optim.swa_utils.AveragedModel`); when present, samples are drawn from it.
 EMA_GENERATOR = torchbearer.state_key('ema_generator')
+#: Updates completed in the whole run, across epochs and resumes; the main closure counts them.
+STEP = torchbearer.state_key('step')
+#: Set when a loss stops being finite: ``(step, loss name, value)``; training then stops cleanly.
+NON_FINITE = torchbearer.state_key('non_finite')

@@ -3,7 +3,8 @@
 The generator is the trial's model; the discriminator, both optimizers and both criteria live
 in state under :mod:`bearer_gan.keys`. The trial's own optimizer is ``None``, so torchbearer's
 mock optimizer just runs :func:`~bearer_gan.closures.gan_closure`, which steps both networks.
-Any torchbearer metric or callback can be added as usual.
+Any torchbearer metric or callback can be added as usual; a
+:class:`~bearer_gan.safety.TrainingGuard` always comes first, to stop cleanly at a step boundary.
 """
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -12,16 +13,26 @@ import torchbearer
 from torch import nn
 
 from . import keys
+from .checkpoint import GANCheckpoint
 from .closures import gan_closure
 from .losses import discriminator_loss, generator_loss
 from .metrics import gan_metrics
+from .safety import NonFiniteLossError, TrainingGuard, stop_requests
 
-__all__ = ['default_device', 'gan_trial', 'run_gan']
+__all__ = ['default_device', 'gan_adam', 'gan_trial', 'run_gan']
 
 
 def default_device() -> str:
     """``'cuda'`` when a GPU is available, else ``'cpu'``."""
     return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def gan_adam(parameters, lr: float = 2e-4, beta1: float = 0.5) -> torch.optim.Adam:
+    """Adam as GANs train best with it: betas ``(beta1, 0.999)`` (the DCGAN recipe: less momentum than
+    the default 0.9), in its fused implementation, one kernel for all parameters: about 3x faster
+    than the default for-each Adam on CPU for the tutorial's MLPs, the same maths.
+    """
+    return torch.optim.Adam(parameters, lr=lr, betas=(beta1, 0.999), fused=True)
 
 
 def gan_trial(generator: nn.Module, discriminator: nn.Module,
@@ -59,7 +70,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         raise ValueError(f'real_label must be in (0, 1], got {real_label}')
     device = default_device() if device is None else device
     trial = torchbearer.Trial(generator, None, metrics=gan_metrics() + list(metrics),
-                              callbacks=list(callbacks), verbose=verbose)
+                              callbacks=[TrainingGuard()] + list(callbacks), verbose=verbose)
     trial.with_closure(gan_closure(d_steps, train_generator=not train_discriminator_only,
                                    train_discriminator=not train_generator_only))
     trial.state.update({
@@ -70,32 +81,50 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         keys.DISCRIMINATOR_CRITERION: discriminator_criterion,
         keys.LATENT_DIM: latent_dim,
         keys.REAL_LABEL: real_label,
+        keys.STEP: 0,
     })
     return trial.to(device)
 
 
 def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
-    """Train for ``steps`` updates (one torchbearer epoch, cycling through ``train_batches``).
+    """Train until ``steps`` updates have been made in all (one torchbearer epoch per call), cycling through ``train_batches``.
 
-    On Ctrl-C the callbacks' ``on_end`` still runs, so the GIF, history and models written there
-    hold the run so far; then the :class:`KeyboardInterrupt` propagates to the caller.
+    A trial restored from a checkpoint (:func:`~bearer_gan.checkpoint.restore_checkpoint`) has
+    already made some steps and only makes the rest; ``train_batches`` must then start at that
+    step (:func:`~bearer_gan.data.image_batches`'s ``start_step``).
+
+    The first Ctrl-C or SIGTERM stops training after the current step; every callback's
+    ``on_end`` runs (GIF, history, models, checkpoint), then :class:`KeyboardInterrupt` is raised.
+    A second Ctrl-C interrupts mid-step: ``on_end`` still writes the outputs, but no checkpoint.
 
     Returns:
-        the trial's history (one dict of epoch metrics).
+        the trial's history (a dict of metrics per completed epoch).
+
+    Raises:
+        NonFiniteLossError: after a clean stop at the first step whose losses are not finite.
+        KeyboardInterrupt: after a stop requested by SIGINT or SIGTERM.
     """
     if steps < 1:
         raise ValueError(f'steps must be a positive integer, got {steps}')
-    trial.with_train_generator(train_batches, steps=steps)
-    run_state = {}
-
-    @torchbearer.callbacks.on_start
-    def remember_state(state):
-        run_state['state'] = state
-
-    trial.state[torchbearer.CALLBACK_LIST].append([remember_state])
+    remaining = steps - trial.state[keys.STEP]
+    if remaining < 1:
+        return trial.state[torchbearer.HISTORY]
+    guard = next(callback for callback in trial.state[torchbearer.CALLBACK_LIST] if isinstance(callback, TrainingGuard))
+    trial.with_train_generator(train_batches, steps=remaining)
     try:
-        return trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
+        with stop_requests(guard):
+            history = trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
     except KeyboardInterrupt:
-        state = run_state.get('state', trial.state)
-        state[torchbearer.CALLBACK_LIST].on_end(state)
+        state = guard.run_state if guard.run_state is not None else trial.state
+        for callback in state[torchbearer.CALLBACK_LIST]:
+            if not isinstance(callback, GANCheckpoint):  # the networks may be half-way through a step
+                callback.on_end(state)
         raise
+    finally:
+        if guard.run_state is not None:
+            trial.state[keys.STEP] = guard.run_state[keys.STEP]
+    if keys.NON_FINITE in guard.run_state:
+        raise NonFiniteLossError(*guard.run_state[keys.NON_FINITE])
+    if guard.stopped_by_request:
+        raise KeyboardInterrupt(f'stopped after step {trial.state[keys.STEP]}')
+    return history

@@ -26,7 +26,7 @@ def make_trial(model='tutorial', callbacks=(), seed=0, **options):
 
 def batches(digits, batch_size=32, seed=0):
     images, labels = digits
-    return bearer_gan.image_batches(images, labels, batch_size, generator=torch.Generator().manual_seed(seed))
+    return bearer_gan.image_batches(images, labels, batch_size, seed=seed)
 
 
 def snapshot(module):

@@ -57,11 +57,10 @@ def test_sampler_renders_in_eval_mode_without_gradients_and_restores_train_mode(
     modes = []
     generator.register_forward_hook(lambda module, inputs, output: modes.append((module.training, output.requires_grad)))
     sampler = bearer_gan.FixedNoiseSampler(str(tmp_path), interval=2, num_images=4)
-    state = {torchbearer.MODEL: generator, keys.LATENT_DIM: 100, torchbearer.DEVICE: 'cpu',
-             torchbearer.EPOCH: 0, torchbearer.TRAIN_STEPS: 10}
+    state = {torchbearer.MODEL: generator, keys.LATENT_DIM: 100, torchbearer.DEVICE: 'cpu', keys.STEP: 0}
     sampler.on_start(state)
-    for batch in range(3):
-        state[torchbearer.BATCH] = batch
+    for _ in range(3):
+        state[keys.STEP] += 1
         sampler.on_step_training(state)
     assert sampler.frame_steps == [0, 2]
     assert modes == [(False, False), (False, False)]

@@ -16,13 +16,22 @@ def test_embedded_digits_are_real_balanced_mnist():
     assert scaled.min().item() == -1.0 and scaled.max().item() == 1.0
 
 
-def test_batches_are_shuffled_full_and_reproducible():
+def take(batches, count):
+    iterator = iter(batches)
+    return [next(iterator)[1].tolist() for _ in range(count)]
+
+
+def test_batches_are_shuffled_full_reproducible_and_resumable_at_any_step():
     images, labels = torch.arange(10.0).view(10, 1, 1, 1), torch.arange(10)
-    first = [y.tolist() for _, y in bearer_gan.image_batches(images, labels, 3, torch.Generator().manual_seed(1))]
-    again = [y.tolist() for _, y in bearer_gan.image_batches(images, labels, 3, torch.Generator().manual_seed(1))]
-    assert first == again and len(first) == 3 and all(len(batch) == 3 for batch in first)
-    assert len(set(sum(first, []))) == 9  # drawn without replacement, incomplete last batch dropped
-    assert first != [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    first = take(bearer_gan.image_batches(images, labels, 3, seed=1), 9)
+    assert first == take(bearer_gan.image_batches(images, labels, 3, seed=1), 9)
+    assert len(bearer_gan.image_batches(images, labels, 3)) == 3  # batches per pass
+    for one_pass in (first[0:3], first[3:6], first[6:9]):
+        assert len(set(sum(one_pass, []))) == 9  # each pass draws without replacement, drops the incomplete batch
+    assert first[0:3] != first[3:6]  # and has its own order
+    assert first != take(bearer_gan.image_batches(images, labels, 3, seed=2), 9)
+    for start in (1, 3, 7):
+        assert take(bearer_gan.image_batches(images, labels, 3, seed=1, start_step=start), 9 - start) == first[start:]
     with pytest.raises(ValueError, match='batch size must be between 1 and the number of images'):
         bearer_gan.image_batches(images, labels, 11)
 

@@ -177,17 +177,16 @@ def test_evaluate_run_scores_a_saved_generator(tmp_path):
 
 # --- FidEvaluator callback ------------------------------------------------------------------------------------------
 
-def make_state(epoch=0, train_steps=5):
-    return {torchbearer.MODEL: build_models('tutorial')[0], keys.LATENT_DIM: 100, torchbearer.EPOCH: epoch,
-            torchbearer.TRAIN_STEPS: train_steps, torchbearer.BATCH: 0, torchbearer.METRICS: {},
-            torchbearer.DEVICE: 'cpu'}
+def make_state(steps_done=0):
+    return {torchbearer.MODEL: build_models('tutorial')[0], keys.LATENT_DIM: 100, keys.STEP: steps_done,
+            torchbearer.METRICS: {}, torchbearer.DEVICE: 'cpu'}
 
 
-def drive(evaluator, state, batches):
-    """Run ``on_step_training`` for each batch index, with fresh metrics each step as torchbearer does."""
+def drive(evaluator, state, steps):
+    """Run ``on_step_training`` for each step, with fresh metrics each step as torchbearer does."""
     shown = []
-    for batch in batches:
-        state[torchbearer.BATCH] = batch
+    for _ in range(steps):
+        state[keys.STEP] += 1
         state[torchbearer.METRICS] = {}
         evaluator.on_step_training(state)
         shown.append(dict(state[torchbearer.METRICS]))
@@ -196,7 +195,7 @@ def drive(evaluator, state, batches):
 
 def test_fid_evaluator_scores_every_interval_and_the_last_step():
     evaluator, state = FidEvaluator(interval=2, num_samples=50), make_state()
-    shown = drive(evaluator, state, range(5))  # steps 1 to 5
+    shown = drive(evaluator, state, 5)  # steps 1 to 5
     assert [row[0] for row in evaluator.rows] == [2, 4]
     assert shown[0] == {}
     assert [metrics['fid'] for metrics in shown[1:]] == [evaluator.rows[0][1]] * 2 + [evaluator.rows[1][1]] * 2
@@ -210,13 +209,13 @@ def test_fid_evaluator_scores_every_interval_and_the_last_step():
     assert math.isfinite(score) and 0 <= covered <= 10 and math.isfinite(kl)
 
 
-def test_fid_evaluator_counts_steps_across_epochs_and_scores_an_interrupted_run():
-    evaluator, state = FidEvaluator(interval=3, num_samples=50), make_state(epoch=1, train_steps=5)
-    drive(evaluator, state, range(4))  # steps 6 to 9, interrupted before on_end_training
+def test_fid_evaluator_counts_steps_of_a_resumed_run_and_scores_an_interrupted_run():
+    evaluator, state = FidEvaluator(interval=3, num_samples=50), make_state(steps_done=5)
+    drive(evaluator, state, 4)  # steps 6 to 9, interrupted before on_end_training
     assert [row[0] for row in evaluator.rows] == [6, 9]
     evaluator.on_end(state)
     assert [row[0] for row in evaluator.rows] == [6, 9]
-    drive(evaluator, state, [4])  # step 10
+    drive(evaluator, state, 1)  # step 10
     evaluator.on_end(state)
     assert [row[0] for row in evaluator.rows] == [6, 9, 10]
 

@@ -1,0 +1,166 @@
+"""Checkpoints: everything needed to continue a run exactly where it stopped, written atomically.
+
+A checkpoint holds the torchbearer trial's own ``state_dict`` parts (the generator, the
+history) and what a GAN adds beside them: the discriminator, both optimizers, the step, the
+random number generator states (torch CPU and CUDA, Python, NumPy) and the ``state_dict`` of
+every callback that has one (sample frames, per-step history, the generator's moving average).
+The data order needs nothing saved: it is a function of the seed and the step
+(:class:`~bearer_gan.data.ShuffledBatchSampler`), and so is the fixed noise.
+
+``checkpoint.pt`` is replaced atomically (temporary file, ``fsync``, :func:`os.replace`) after
+the previous one has been moved to ``checkpoint.prev.pt``, so a kill at any moment leaves at
+least one complete checkpoint. Everything in it is a tensor, a number, a string or a container
+of those, so it loads with ``torch.load(weights_only=True)``.
+"""
+import os
+import random
+from typing import List, Tuple
+
+import numpy as np
+import torch
+import torchbearer
+from torchbearer.callbacks import Callback, CallbackList
+
+from . import keys
+from .files import atomic_path
+
+__all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'CheckpointError', 'GANCheckpoint', 'load_checkpoint',
+           'restore_checkpoint']
+
+CHECKPOINT = 'checkpoint.pt'
+PREVIOUS_CHECKPOINT = 'checkpoint.prev.pt'
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint: the message names each file tried and why it failed."""
+
+
+def _rng_states() -> dict:
+    numpy_state = np.random.get_state()
+    return {
+        'torch': torch.get_rng_state(),
+        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        'python': random.getstate(),
+        'numpy': [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+    }
+
+
+def _set_rng_states(states: dict):
+    torch.set_rng_state(states['torch'])
+    if states['cuda'] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
+    version, internal, gauss_next = states['python']
+    random.setstate((version, tuple(internal), gauss_next))
+    name, keys_, *rest = states['numpy']
+    np.random.set_state((name, keys_.numpy().astype(np.uint32), *rest))
+
+
+def _callbacks(trial: torchbearer.Trial) -> List[Callback]:
+    return list(trial.state[torchbearer.CALLBACK_LIST])
+
+
+class GANCheckpoint(Callback):
+    """Write ``run_dir/checkpoint.pt`` every ``interval`` steps and when the run ends or is stopped.
+
+    A step whose losses are not finite is never checkpointed, so the last checkpoint is a good one.
+
+    Args:
+        run_dir: folder of the run.
+        interval: steps between checkpoints.
+
+    State Requirements:
+        - reads :data:`torchbearer.SELF` (the trial), :data:`~bearer_gan.keys.STEP`,
+          :data:`~bearer_gan.keys.DISCRIMINATOR`, both optimizers, :data:`~bearer_gan.keys.NON_FINITE`
+    """
+
+    def __init__(self, run_dir: str, interval: int = 1000):
+        if interval < 1:
+            raise ValueError(f'checkpoint interval must be a positive integer, got {interval}')
+        self.run_dir, self.interval = run_dir, interval
+
+    def on_step_training(self, state):
+        if state[keys.STEP] % self.interval == 0 and keys.NON_FINITE not in state:
+            self.save(state)
+
+    def on_end(self, state):
+        if keys.NON_FINITE not in state:  # again even after a periodic one: callbacks wrote more in on_end
+            self.save(state)
+
+    def save(self, state):
+        """Write the checkpoint of ``state`` now, keeping the previous one as ``checkpoint.prev.pt``."""
+        trial_state = state[torchbearer.SELF].state_dict()  # torchbearer's own: model, history, callback states
+        callback_states = trial_state[torchbearer.CALLBACK_LIST]
+        checkpoint = {
+            'format': FORMAT,
+            'step': state[keys.STEP],
+            'generator': trial_state[torchbearer.MODEL],
+            'history': [dict(epoch) for epoch in trial_state[torchbearer.HISTORY]],
+            'discriminator': state[keys.DISCRIMINATOR].state_dict(),
+            'generator_optimizer': state[keys.GENERATOR_OPTIMIZER].state_dict(),
+            'discriminator_optimizer': state[keys.DISCRIMINATOR_OPTIMIZER].state_dict(),
+            'callbacks': [(callback_type.__name__, callback_state) for callback_type, callback_state in zip(
+                callback_states[CallbackList.CALLBACK_TYPES], callback_states[CallbackList.CALLBACK_STATES])],
+            'rng': _rng_states(),
+        }
+        path = os.path.join(self.run_dir, CHECKPOINT)
+        with atomic_path(path) as temporary:
+            torch.save(checkpoint, temporary)
+            if os.path.exists(path):
+                os.replace(path, os.path.join(self.run_dir, PREVIOUS_CHECKPOINT))
+
+
+def load_checkpoint(run_dir: str, device: str = 'cpu', warn=print) -> Tuple[dict, str]:
+    """Load the newest readable checkpoint of ``run_dir``: ``checkpoint.pt``, else ``checkpoint.prev.pt``.
+
+    Args:
+        run_dir: folder of the run.
+        device: where to map the tensors.
+        warn: called with a one-line message when ``checkpoint.pt`` is unreadable and the previous one is used.
+
+    Returns:
+        ``(checkpoint, path)``
+
+    Raises:
+        CheckpointError: when neither file can be read (the message names both).
+    """
+    problems = []
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = os.path.join(run_dir, name)
+        if not os.path.exists(path):
+            problems.append(f'{path} does not exist')
+            continue
+        try:
+            checkpoint = torch.load(path, map_location=device, weights_only=True)
+            if not isinstance(checkpoint, dict) or checkpoint.get('format') != FORMAT:
+                raise ValueError('not a bearer_gan checkpoint')
+        except Exception as error:  # truncated, garbage, or another format: try the previous one
+            problems.append(f'{path} is corrupt or truncated ({type(error).__name__}: {" ".join(str(error).split())[:200]})')
+            continue
+        if problems:
+            warn(f'{problems[-1]}; resuming from {path} instead')
+        return checkpoint, path
+    raise CheckpointError('no usable checkpoint: ' + '; '.join(problems))
+
+
+def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict) -> int:
+    """Put ``checkpoint`` into a trial built with the same configuration and callbacks; returns its step.
+
+    Raises:
+        CheckpointError: when the checkpoint's callbacks differ from the trial's.
+    """
+    callbacks = _callbacks(trial)
+    saved_names = [name for name, _ in checkpoint['callbacks']]
+    if saved_names != [type(callback).__name__ for callback in callbacks]:
+        raise CheckpointError(f'the checkpoint was written with callbacks {saved_names}, this run has '
+                              f'{[type(callback).__name__ for callback in callbacks]}')
+    trial.state[torchbearer.MODEL].load_state_dict(checkpoint['generator'])
+    trial.state[keys.DISCRIMINATOR].load_state_dict(checkpoint['discriminator'])
+    trial.state[keys.GENERATOR_OPTIMIZER].load_state_dict(checkpoint['generator_optimizer'])
+    trial.state[keys.DISCRIMINATOR_OPTIMIZER].load_state_dict(checkpoint['discriminator_optimizer'])
+    trial.state[torchbearer.HISTORY] = [dict(epoch) for epoch in checkpoint['history']]
+    for callback, (_, callback_state) in zip(callbacks, checkpoint['callbacks']):
+        callback.load_state_dict(callback_state)
+    _set_rng_states(checkpoint['rng'])
+    trial.state[keys.STEP] = checkpoint['step']
+    return checkpoint['step']
