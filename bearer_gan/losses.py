@@ -6,7 +6,6 @@ clamps ``log(0)`` and stops learning once the discriminator saturates.
 """
 import torch
 import torch.nn.functional as F
-import torchbearer
 
 from . import keys
 

@@ -18,7 +18,6 @@ import pytest
 import torch
 import torchbearer
 
-import bearer_gan
 from bearer_gan import cli, keys
 from conftest import batches
 
