@@ -171,6 +171,8 @@ def resume_config(run_dir: str) -> dict:
     missing = set(DEFAULTS) - set(config) if isinstance(config, dict) else set(DEFAULTS)
     if missing:
         raise cli.UsageError(f'cannot resume {run_dir!r}: {path} lacks {", ".join(sorted(missing))}')
+    if str(config['device']).startswith('cuda') and not torch.cuda.is_available():
+        raise cli.UsageError(f'cannot resume {run_dir!r} here: it trains on {config["device"]} and no CUDA GPU is available')
     return config
 
 

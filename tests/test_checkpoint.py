@@ -1,5 +1,6 @@
 """Nothing lost: exact resume from any step, atomic checkpoints with a fallback, clean stops on NaN and signals."""
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -176,9 +177,14 @@ def test_resume_problems_are_one_line_errors(tmp_path, reference_run):
     broken.mkdir()
     (broken / 'config.json').write_text((reference_run / 'config.json').read_text())
     (broken / 'checkpoint.pt').write_bytes(b'garbage')
-    for args, message in ((['--resume', broken], 'no usable checkpoint'),
+    on_gpu = tmp_path / 'on_gpu'
+    on_gpu.mkdir()
+    (on_gpu / 'config.json').write_text(json.dumps(dict(json.loads((reference_run / 'config.json').read_text()),
+                                                        device='cuda')))
+    problems = [] if torch.cuda.is_available() else [(['--resume', on_gpu], 'no CUDA GPU is available')]
+    for args, message in problems + [(['--resume', broken], 'no usable checkpoint'),
                           (['--resume', tmp_path], 'config.json is missing'),
-                          (['--resume', broken, '--steps', '5'], 'takes no other flags')):
+                          (['--resume', broken, '--steps', '5'], 'takes no other flags')]:
         result = subprocess.run(example(*args), capture_output=True, text=True, cwd=ROOT)
         assert result.returncode == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
