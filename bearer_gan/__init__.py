@@ -8,7 +8,7 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 from . import keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
                         load_generator, sampling_generator, save_grid, steps_done, write_gif)
-from .closures import discriminator_closure, gan_closure, generator_closure
+from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
 from .data import DATASETS, DatasetError, ShuffledBatchSampler, image_batches, load_mnist, to_unit_range
@@ -29,7 +29,7 @@ __all__ = [
     'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
     'MnistClassifier', 'load_classifier',
-    'discriminator_closure', 'gan_closure', 'generator_closure',
+    'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
     'DATASETS', 'DatasetError', 'ShuffledBatchSampler', 'image_batches', 'load_mnist', 'to_unit_range',
     'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
     'atomic_path', 'write_json',

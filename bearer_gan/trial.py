@@ -40,7 +40,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
               latent_dim: int, *,
               generator_criterion: Callable = generator_loss, discriminator_criterion: Callable = discriminator_loss,
               d_steps: int = 1, train_generator_only: bool = False, train_discriminator_only: bool = False,
-              real_label: float = 1.0, metrics: Sequence = (), callbacks: Sequence = (),
+              real_label: float = 1.0, precision: str = 'fp32', metrics: Sequence = (), callbacks: Sequence = (),
               device: Optional[str] = None, verbose: int = 2) -> torchbearer.Trial:
     """Build a :class:`torchbearer.Trial` that trains ``generator`` against ``discriminator``.
 
@@ -56,6 +56,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         train_generator_only: leave the discriminator's parameters untouched.
         train_discriminator_only: leave the generator's parameters untouched.
         real_label: discriminator target for real images (0.9 is one-sided label smoothing).
+        precision: ``'fp32'`` or ``'bf16'`` (autocast; see :func:`~bearer_gan.closures.gan_closure`).
         metrics: extra torchbearer metrics, after the GAN's running means.
         callbacks: torchbearer callbacks, run in this order.
         device: where to train; :func:`default_device` when None.
@@ -72,7 +73,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
     trial = torchbearer.Trial(generator, None, metrics=gan_metrics() + list(metrics),
                               callbacks=[TrainingGuard()] + list(callbacks), verbose=verbose)
     trial.with_closure(gan_closure(d_steps, train_generator=not train_discriminator_only,
-                                   train_discriminator=not train_generator_only))
+                                   train_discriminator=not train_generator_only, precision=precision))
     trial.state.update({
         keys.DISCRIMINATOR: discriminator.to(device),
         keys.GENERATOR_OPTIMIZER: generator_optimizer,

