@@ -50,10 +50,11 @@ def _sample(args):
 
 
 def _evaluate(args):
-    from .evaluation import evaluate_run
-    _load(args.run, args.device)  # a missing or corrupt generator is a usage error, not a traceback
+    from .evaluation import evaluate_generator
+    generator, latent_dim, model = _load(args.run, args.device)
     cli.writable_dir(args.run)
-    scores = evaluate_run(args.run, n=args.n, device=args.device, seed=args.seed)
+    scores = evaluate_generator(generator, latent_dim, n=args.n, device=args.device, seed=args.seed)
+    scores = {'model': model, 'latent_dim': latent_dim, **scores}  # as evaluate_run reports them
     write_json(os.path.join(args.run, 'eval.json'), scores)
     print(json.dumps(scores, sort_keys=True))
 
