@@ -24,7 +24,8 @@ from . import keys
 from .models import build_models
 from .files import atomic_path
 
-__all__ = ['steps_done', 'sampling_generator', 'save_grid', 'GeneratorEMA', 'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'LossHistory', 'SaveModels', 'load_generator']
+__all__ = ['steps_done', 'sampling_generator', 'save_grid', 'GeneratorEMA', 'FixedNoiseSampler', 'ProgressGif',
+           'RealImageGrid', 'LossHistory', 'SaveModels', 'load_generator']
 
 
 def steps_done(state) -> int:
@@ -116,10 +117,18 @@ class FixedNoiseSampler(Callback):
         if interval < 1:
             raise ValueError(f'sample interval must be a positive integer, got {interval}')
         self.sample_dir, self.interval, self.num_images, self.seed, self.nrow = sample_dir, interval, num_images, seed, nrow
-        self.frames: List[str] = []
         self.frame_steps: List[int] = []
         self.fixed_noise = None
         self.step = 0
+
+    def frame_path(self, step: int) -> str:
+        """Where the frame of ``step`` is written."""
+        return os.path.join(self.sample_dir, f'step_{step:06d}.png')
+
+    @property
+    def frames(self) -> List[str]:
+        """The frames written so far, in order."""
+        return [self.frame_path(step) for step in self.frame_steps]
 
     def on_start(self, state):
         os.makedirs(self.sample_dir, exist_ok=True)
@@ -127,7 +136,7 @@ class FixedNoiseSampler(Callback):
         self.fixed_noise = torch.randn(self.num_images, state[keys.LATENT_DIM], generator=noise_generator)
         self.fixed_noise = self.fixed_noise.to(state[torchbearer.DEVICE])
         state[keys.FIXED_NOISE] = self.fixed_noise
-        if not self.frames:
+        if not self.frame_steps:
             self.render(sampling_generator(state), 0)
 
     def on_step_training(self, state):
@@ -141,11 +150,11 @@ class FixedNoiseSampler(Callback):
             self.render(sampling_generator(state), self.step)
 
     def state_dict(self):
-        return {'frames': list(self.frames), 'frame_steps': list(self.frame_steps), 'step': self.step}
+        return {'frame_steps': list(self.frame_steps), 'step': self.step}
 
     def load_state_dict(self, state_dict):
         """Take the frames of the run so far; frames written after that point (by a run that was killed) are dropped."""
-        self.frames, self.frame_steps, self.step = state_dict['frames'], state_dict['frame_steps'], state_dict['step']
+        self.frame_steps, self.step = list(state_dict['frame_steps']), state_dict['step']
         return self
 
     @torch.no_grad()
@@ -157,9 +166,7 @@ class FixedNoiseSampler(Callback):
             images = generator(self.fixed_noise)
         finally:
             generator.train(was_training)
-        path = os.path.join(self.sample_dir, f'step_{step:06d}.png')
-        save_grid(images, path, self.nrow)
-        self.frames.append(path)
+        save_grid(images, self.frame_path(step), self.nrow)
         self.frame_steps.append(step)
 
 
@@ -179,7 +186,7 @@ class ProgressGif(Callback):
         self.sampler, self.path, self.frame_duration_ms = sampler, path, frame_duration_ms
 
     def on_end(self, state):
-        if self.sampler.frames:
+        if self.sampler.frame_steps:
             write_gif(self.sampler.frames, self.sampler.frame_steps, self.path, self.frame_duration_ms)
 
 
