@@ -7,7 +7,7 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 """
 from . import keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
-                        load_generator, sampling_generator, save_grid, steps_done, write_gif)
+                        eval_mode, generate, load_generator, sampling_generator, save_grid, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
@@ -26,7 +26,7 @@ __version__ = '0.1.0'
 __all__ = [
     'keys',
     'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
-    'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
+    'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
     'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',

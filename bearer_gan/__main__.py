@@ -9,25 +9,12 @@ import json
 import os
 
 import numpy as np
-import torch
 
 from . import cli
-from .callbacks import load_generator, save_grid
+from .callbacks import generate, load_generator, save_grid
 from .files import write_json
 
-__all__ = ['generate', 'main']
-
-
-@torch.no_grad()
-def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0, batch_size: int = 1000,
-             device: str = 'cpu') -> torch.Tensor:
-    """``n`` images ``(n, 1, 28, 28)`` in ``[-1, 1]`` from ``generator``, drawn in batches from seeded noise."""
-    noise_generator = torch.Generator().manual_seed(seed)
-    batches = []
-    for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), latent_dim, generator=noise_generator).to(device)
-        batches.append(generator(z).cpu())
-    return torch.cat(batches)
+__all__ = ['main']
 
 
 def _load(run_dir: str, device: str):
@@ -41,7 +28,7 @@ def _sample(args):
     generator, latent_dim, _ = _load(args.run, args.device)
     for path in filter(None, (args.out, args.grid)):
         cli.writable_dir(os.path.dirname(os.path.abspath(path)))
-    images = generate(generator, latent_dim, args.n, args.seed, device=args.device)
+    images = generate(generator, latent_dim, args.n, args.seed, device=args.device).cpu()
     np.save(args.out, images.squeeze(1).numpy().astype(np.float32))
     print(f'wrote {args.n} images ({args.n} x 28 x 28 float32 in [-1, 1]) to {args.out}')
     if args.grid:

@@ -7,6 +7,7 @@ leaves its GIF, history and models behind. Steps are counted over the whole run
 something to remember implement ``state_dict`` / ``load_state_dict``, which
 :class:`~bearer_gan.checkpoint.GANCheckpoint` saves and restores.
 """
+import contextlib
 import csv
 import os
 from typing import List
@@ -25,7 +26,7 @@ from .models import build_models
 from .files import atomic_path
 
 __all__ = ['steps_done', 'sampling_generator', 'save_grid', 'GeneratorEMA', 'FixedNoiseSampler', 'ProgressGif',
-           'RealImageGrid', 'LossHistory', 'SaveModels', 'load_generator']
+           'RealImageGrid', 'LossHistory', 'SaveModels', 'load_generator', 'eval_mode', 'generate']
 
 
 def steps_done(state) -> int:
@@ -85,6 +86,34 @@ class GeneratorEMA(Callback):
         else:
             self._resumed = state_dict['averaged']
         return self
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module):
+    """Put ``module`` in eval mode (batch norm uses its running statistics) and back into its previous mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+@torch.no_grad()
+def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0, batch_size: int = 500,
+             device=None) -> torch.Tensor:
+    """``n`` images ``(n, 1, 28, 28)`` in ``[-1, 1]`` from ``generator`` in eval mode, in batches.
+
+    The noise comes from its own seeded :class:`torch.Generator`, so the same ``seed`` gives the
+    same ``z`` and the global random state (and with it training) is left untouched.
+
+    Args:
+        device: where the noise goes (the generator must be there); the generator's device when None.
+    """
+    device = next(generator.parameters()).device if device is None else device
+    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    with eval_mode(generator):
+        return torch.cat([generator(noise[start:start + batch_size].to(device)) for start in range(0, n, batch_size)])
 
 
 def save_grid(images: torch.Tensor, path: str, nrow: int = 8):
@@ -160,12 +189,8 @@ class FixedNoiseSampler(Callback):
     @torch.no_grad()
     def render(self, generator: torch.nn.Module, step: int):
         """Write the grid of ``generator(fixed_noise)`` for ``step`` and add it to :attr:`frames`."""
-        was_training = generator.training
-        generator.eval()
-        try:
+        with eval_mode(generator):
             images = generator(self.fixed_noise)
-        finally:
-            generator.train(was_training)
         save_grid(images, self.frame_path(step), self.nrow)
         self.frame_steps.append(step)
 

@@ -22,7 +22,7 @@ import torch
 from scipy import linalg
 
 from .classifier import MnistClassifier, load_classifier
-from .callbacks import load_generator
+from .callbacks import generate, load_generator
 
 __all__ = ['REFERENCE_STATS_PATH', 'COVERED_SHARE', 'load_mnist_test', 'load_reference_statistics',
            'frechet_distance', 'feature_statistics', 'fid', 'class_coverage', 'evaluate_images',
@@ -219,14 +219,7 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
     """
     device = next(generator.parameters()).device if device is None else torch.device(device)
     classifier = load_classifier(device) if classifier is None else classifier
-    noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
-    was_training = generator.training
-    generator.eval()
-    try:
-        images = torch.cat([generator(noise[start:start + batch_size].to(device))
-                            for start in range(0, n, batch_size)])
-    finally:
-        generator.train(was_training)
+    images = generate(generator, latent_dim, n, seed, batch_size, device)
     return evaluate_images(images, classifier, batch_size)
 
 
