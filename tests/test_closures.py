@@ -103,6 +103,28 @@ def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits)
     torch.testing.assert_close(histories["bf16"], histories["fp32"], atol=0.01, rtol=0)
 
 
+def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(digits):
+    histories, weights = {}, {}
+    for compiled in (False, True):
+        rows, averaging = bearer_gan.LossHistory(os.devnull), bearer_gan.GeneratorEMA(0.5)
+        trial, generator, discriminator = make_trial(compile=compiled, callbacks=[averaging, rows])
+        trial.with_train_generator(batches(digits), steps=5)
+        trial.run(1)
+        histories[compiled] = torch.tensor(rows.state_dict()['rows'])
+        weights[compiled] = {**generator.state_dict(), **{f'd.{k}': v for k, v in discriminator.state_dict().items()}}
+        # the moving average computes with its own weights, not through the compiled generator's forward
+        averaged, fresh = averaging.averaged.module, bearer_gan.build_models('tutorial')[0]
+        fresh.load_state_dict(averaged.state_dict())
+        noise = torch.randn(8, bearer_gan.DEFAULT_LATENT_DIM['tutorial'])
+        with bearer_gan.callbacks.eval_mode(averaged), bearer_gan.callbacks.eval_mode(generator), torch.no_grad():
+            torch.testing.assert_close(averaged(noise), fresh.eval()(noise))
+            assert not torch.allclose(averaged(noise), generator(noise), atol=1e-4)
+    assert torch.isfinite(histories[True]).all()
+    assert weights[True].keys() == weights[False].keys()  # checkpoints and saved models do not change
+    torch.testing.assert_close(histories[True], histories[False], atol=1e-4, rtol=0)
+    torch.testing.assert_close(weights[True], weights[False], atol=1e-4, rtol=1e-4)
+
+
 class StatefulGenerator(torch.nn.Module):
     """A generator whose forward takes torchbearer's ``state`` keyword (the first path base_closure tries)."""
 
