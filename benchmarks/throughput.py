@@ -386,6 +386,55 @@ class StepTimer(tb.callbacks.Callback):
         return self.end - self.start
 
 
+class StepProfiler(tb.callbacks.Callback):
+    """Runs :mod:`torch.profiler` from the end of training step ``warmup`` to the end of step ``warmup + steps``."""
+
+    def __init__(self, warmup, steps, device):
+        super().__init__()
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if torch.device(device).type == 'cuda':
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        self.profiler = torch.profiler.profile(activities=activities)
+        self.warmup, self.last, self.count = warmup, warmup + steps, 0
+
+    def on_step_training(self, state):
+        self.count += 1
+        if self.count == self.warmup:
+            self.profiler.__enter__()
+        elif self.count == self.last:
+            self.profiler.__exit__(None, None, None)
+
+
+PRODUCT_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::convolution', 'aten::_convolution',
+               'aten::mkldnn_convolution', 'aten::convolution_backward')
+
+
+def profile_report(data, model, latent_dim, batch_size, device, warmup, steps):
+    """Where (d)'s time goes: torch.profiler's operators by self time over ``steps`` steps, and a summary."""
+    _, _, unit_images, unit_labels = data
+    generator, discriminator, _, _ = make_models(model, latent_dim, device, seed=0)
+    g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), LR, BETAS[0]) for net in (generator, discriminator))
+    profiler = StepProfiler(max(warmup, 1), steps, device)
+    trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[profiler],
+                                 device=device, verbose=0, precision=D_PRECISION, compile=D_COMPILE)
+    bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed=0),
+                       max(warmup, 1) + steps)
+    events = profiler.profiler.key_averages()
+    cuda = torch.device(device).type == 'cuda'
+    sort_by = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    self_time = (lambda e: e.self_device_time_total) if cuda else (lambda e: e.self_cpu_time_total)
+    total = sum(self_time(e) for e in events)
+    products = sum(self_time(e) for e in events if e.key in PRODUCT_OPS)
+    optimizer = sum(self_time(e) for e in events if 'adam' in e.key.lower() or e.key.startswith('aten::_foreach'))
+    lines = [f'(d) under torch.profiler, {steps} steps after {max(warmup, 1)} warm-up steps; '
+             f'{"device" if cuda else "CPU"} self time per step: {total / steps / 1e3:.2f} ms = '
+             f'{products / steps / 1e3:.2f} ms matrix products ({100 * products / total:.0f}%) + '
+             f'{optimizer / steps / 1e3:.2f} ms Adam ({100 * optimizer / total:.0f}%, kernels and Python) + '
+             f'{(total - products - optimizer) / steps / 1e3:.2f} ms the rest (the profiler adds a little to every '
+             'operator)']
+    return lines + events.table(sort_by=sort_by, row_limit=25, max_name_column_width=60).splitlines()
+
+
 def time_plain(batches, generator, discriminator, g_opt, d_opt, latent_dim, batch_size, device, warmup, steps):
     ones = torch.ones(batch_size, 1, device=device)
     zeros = torch.zeros(batch_size, 1, device=device)
@@ -607,6 +656,8 @@ def parse_args(argv=None):
                         help="bearer_gan's --precision for variant (d); (a)-(c) always run in float32")
     parser.add_argument('--compile', action='store_true',
                         help="bearer_gan's --compile for variant (d) (each repetition compiles in its warm-up)")
+    parser.add_argument('--profile', action='store_true',
+                        help="instead of the tables, profile (d) with torch.profiler and print its operators by time")
     parser.add_argument('--memory-probe', choices=VARIANTS, default=None, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -644,6 +695,15 @@ def main(argv=None):
         return
 
     emit('command: ' + shlex.join([sys.executable] + sys.argv))
+    if args.profile:
+        emit(f'machine: {machine_name(device)}; device {device}; torch {torch.__version__}, threads '
+             f'{torch.get_num_threads()}; model {args.model}, batch {args.batch_size}, (d) in {args.precision}'
+             + (', compiled' if args.compile else ''))
+        for line in profile_report(data, args.model, latent_dim, args.batch_size, device, args.warmup, args.steps):
+            emit(line)
+        write_report(args.out, report)
+        return
+
     emit(f'machine: {machine_name(device)}; device {device}')
     emit(f'torch {torch.__version__}, torchbearer {tb.__version__}, python {platform.python_version()}, '
          f'torch threads {torch.get_num_threads()}')
@@ -701,9 +761,13 @@ def main(argv=None):
     emit('')
     emit(f'load average at end: {load_average()}')
 
-    if args.out:
-        with open(args.out, 'w') as out:
-            out.write('\n'.join(report) + '\n')
+    write_report(args.out, report)
+
+
+def write_report(path, lines):
+    if path:
+        with open(path, 'w') as out:
+            out.write('\n'.join(lines) + '\n')
 
 
 if __name__ == '__main__':
