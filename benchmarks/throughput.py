@@ -411,14 +411,10 @@ PRODUCT_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::c
 
 def profile_report(data, model, latent_dim, batch_size, device, warmup, steps):
     """Where (d)'s time goes: torch.profiler's operators by self time over ``steps`` steps, and a summary."""
-    _, _, unit_images, unit_labels = data
     generator, discriminator, _, _ = make_models(model, latent_dim, device, seed=0)
-    g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), LR, BETAS[0]) for net in (generator, discriminator))
     profiler = StepProfiler(max(warmup, 1), steps, device)
-    trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[profiler],
-                                 device=device, verbose=0, precision=D_PRECISION, compile=D_COMPILE)
-    bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed=0),
-                       max(warmup, 1) + steps)
+    train_bearer_gan(generator, discriminator, data, latent_dim, batch_size, device, max(warmup, 1) + steps, 0,
+                     profiler)
     events = profiler.profiler.key_averages()
     cuda = torch.device(device).type == 'cuda'
     sort_by = 'self_device_time_total' if cuda else 'self_cpu_time_total'
@@ -485,13 +481,19 @@ def run_variant(variant, data, model, latent_dim, batch_size, device, warmup, st
         trial.with_train_generator(pil_loader(images, labels, batch_size), steps=warmup + steps)
         trial.run(epochs=1)
     else:
-        # bearer_gan's default optimizer: the same Adam maths, fused into one kernel (bearer_gan.gan_adam)
-        g_opt, d_opt = bearer_gan.gan_adam(generator.parameters(), LR, BETAS[0]), bearer_gan.gan_adam(
-            discriminator.parameters(), LR, BETAS[0])
-        trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[timer],
-                                     device=device, verbose=0, precision=D_PRECISION, compile=D_COMPILE)
-        bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed), warmup + steps)
+        train_bearer_gan(generator, discriminator, data, latent_dim, batch_size, device, warmup + steps, seed, timer)
     return timer.seconds()
+
+
+def train_bearer_gan(generator, discriminator, data, latent_dim, batch_size, device, steps, seed, callback):
+    """Variant (d): ``steps`` steps of :func:`bearer_gan.gan_trial` with its defaults (and the flags' precision and
+    compilation), one ``callback`` (a timer or a profiler) and no output callbacks."""
+    _, _, unit_images, unit_labels = data
+    # bearer_gan's default optimizer: the same Adam maths, fused into one kernel (bearer_gan.gan_adam)
+    g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), LR, BETAS[0]) for net in (generator, discriminator))
+    trial = bearer_gan.gan_trial(generator, discriminator, g_opt, d_opt, latent_dim, callbacks=[callback],
+                                 device=device, verbose=0, precision=D_PRECISION, compile=D_COMPILE)
+    bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, batch_size, seed), steps)
 
 
 def measure(variants, data, model, latent_dim, batch_size, device, warmup, steps, reps, progress=None):

@@ -116,7 +116,7 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(
         averaged, fresh = averaging.averaged.module, bearer_gan.build_models('tutorial')[0]
         fresh.load_state_dict(averaged.state_dict())
         noise = torch.randn(8, bearer_gan.DEFAULT_LATENT_DIM['tutorial'])
-        with bearer_gan.callbacks.eval_mode(averaged), bearer_gan.callbacks.eval_mode(generator), torch.no_grad():
+        with bearer_gan.eval_mode(averaged), bearer_gan.eval_mode(generator), torch.no_grad():
             torch.testing.assert_close(averaged(noise), fresh.eval()(noise))
             assert not torch.allclose(averaged(noise), generator(noise), atol=1e-4)
     assert torch.isfinite(histories[True]).all()
