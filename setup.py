@@ -30,5 +30,5 @@ setup(
         'test': ['pytest', 'hypothesis'],
         'docs': ['sphinx', 'furo'],
     },
-    entry_points={'console_scripts': ['bearer-gan=bearer_gan.__main__:main']},
+    entry_points={'console_scripts': ['bearer-gan=bearer_gan.cli.main:main']},
 )

@@ -7,11 +7,12 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 """
 from . import keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
-                        eval_mode, generate, load_generator, sampling_generator, save_grid, steps_done, write_gif)
+                        load_generator, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
-from .data import DATASETS, DatasetError, ShuffledBatchSampler, image_batches, load_mnist, to_unit_range
+from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, image_batches, load_dataset, load_mnist,
+                   to_unit_range)
 from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
 from .evaluation_callback import FidEvaluator
 from .files import atomic_path, write_json
@@ -19,6 +20,7 @@ from .losses import discriminator_loss, discriminator_loss_from_logits, generato
 from .metrics import StateValue, gan_metrics
 from .models import DEFAULT_LATENT_DIM, MODELS, build_models
 from .safety import NonFiniteLossError, TrainingGuard
+from .sampling import eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
 
 __version__ = '0.1.0'
@@ -30,7 +32,8 @@ __all__ = [
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
     'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
-    'DATASETS', 'DatasetError', 'ShuffledBatchSampler', 'image_batches', 'load_mnist', 'to_unit_range',
+    'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
+    'to_unit_range',
     'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
     'atomic_path', 'write_json',
     'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',

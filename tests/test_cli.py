@@ -1,5 +1,4 @@
 """Every bad input gets one line on stderr and exit code 2, never a traceback, and changes nothing."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -8,12 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import bearer_gan.__main__ as bearer_gan_main
+import bearer_gan.cli.main as bearer_gan_main
+from bearer_gan.cli.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('gan_example', ROOT / 'examples' / 'gan.py')
-gan_example = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gan_example)
 
 
 def rejected(main, argv, capsys):
@@ -52,20 +49,20 @@ def a_file(tmp_path):
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),
 ])
 def test_bad_training_flags(capsys, tmp_path, argv, message):
-    err = rejected(gan_example.main, argv + ['--out', str(tmp_path / 'run')], capsys)
+    err = rejected(train_main, argv + ['--out', str(tmp_path / 'run')], capsys)
     assert message in err
     assert not (tmp_path / 'run').exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_cuda_without_a_gpu(capsys, tmp_path):
-    assert 'no CUDA GPU is available' in rejected(gan_example.main, ['--device', 'cuda', '--out', str(tmp_path)], capsys)
+    assert 'no CUDA GPU is available' in rejected(train_main, ['--device', 'cuda', '--out', str(tmp_path)], capsys)
 
 
 def test_unwritable_out_and_file_paths(capsys, tmp_path, a_file):
-    assert 'is a file' in rejected(gan_example.main, ['--out', str(a_file)], capsys)
-    assert 'cannot write to' in rejected(gan_example.main, ['--out', str(a_file / 'run')], capsys)
-    assert 'is a file' in rejected(gan_example.main, ['--data-dir', str(a_file), '--out', str(tmp_path / 'r')], capsys)
+    assert 'is a file' in rejected(train_main, ['--out', str(a_file)], capsys)
+    assert 'cannot write to' in rejected(train_main, ['--out', str(a_file / 'run')], capsys)
+    assert 'is a file' in rejected(train_main, ['--data-dir', str(a_file), '--out', str(tmp_path / 'r')], capsys)
 
 
 def test_corrupt_data_dir(capsys, tmp_path):
@@ -73,21 +70,22 @@ def test_corrupt_data_dir(capsys, tmp_path):
     raw.mkdir(parents=True)
     for name in ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'):
         (raw / name).write_bytes(b'garbage')
-    err = rejected(gan_example.main, ['--data-dir', str(tmp_path / 'data'), '--out', str(tmp_path / 'run')], capsys)
+    err = rejected(train_main, ['--data-dir', str(tmp_path / 'data'), '--out', str(tmp_path / 'run')], capsys)
     assert 'corrupt or incomplete' in err and str(raw) in err
     assert not (tmp_path / 'run').exists()
 
 
 def test_batch_larger_than_the_data(capsys, tmp_path):
-    err = rejected(gan_example.main, ['--dataset', 'mnist-5k', '--batch-size', '6000', '--out', str(tmp_path)], capsys)
-    assert 'batch size must be between 1 and the number of images (5000)' in err
+    err = rejected(train_main, ['--dataset', 'mnist-5k', '--batch-size', '6000', '--out', str(tmp_path)], capsys)
+    assert '--batch-size 6000 is larger than the data set (5000 images)' in err
+    assert not (tmp_path / 'config.json').exists()
 
 
 def test_a_different_run_in_out_is_not_touched_without_overwrite(capsys, tmp_path):
     (tmp_path / 'notes.txt').write_text('mine')
     (tmp_path / 'config.json').write_text('{"steps": 1}')
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    assert 'pass --overwrite' in rejected(gan_example.main, ['--out', str(tmp_path)], capsys)
+    assert 'pass --overwrite' in rejected(train_main, ['--out', str(tmp_path)], capsys)
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
@@ -102,7 +100,8 @@ def test_a_different_run_in_out_is_not_touched_without_overwrite(capsys, tmp_pat
     (['evaluate', '--run', '{run}'], 'holds no generator.pt'),
     (['evaluate', '--run', '{corrupt}'], 'cannot load'),
     (['evaluate', '--run', '{run}', '--n', '1'], 'at least 2'),
-    (['train'], "invalid choice: 'train'"),
+    (['train', '--steps', '0'], 'positive integer'),
+    (['fit'], "invalid choice: 'fit'"),
 ])
 def test_bad_sample_commands(capsys, tmp_path, argv, message):
     (tmp_path / 'run').mkdir()

@@ -1,6 +1,5 @@
 """Property-based: hostile command-line values are rejected with one line and exit code 2, and change nothing."""
 import hashlib
-import importlib.util
 import math
 import os
 import tempfile
@@ -9,12 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import bearer_gan.__main__ as bearer_gan_main
+import bearer_gan.cli.main as bearer_gan_main
+from bearer_gan.cli.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('gan_example_hostile', ROOT / 'examples' / 'gan.py')
-gan_example = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gan_example)
 
 INTEGER_FLAGS = ['--steps', '--batch-size', '--sample-interval', '--d-steps', '--checkpoint-interval', '--latent-dim']
 UNIT_INTERVAL_FLAGS = ['--beta1', '--ema-decay']  # in [0, 1)
@@ -60,7 +57,7 @@ def assert_rejected(main, argv, capsys):
 def existing_run(tmp_path_factory):
     """A finished 6-step run directory: the thing a rejected command must leave alone."""
     out = tmp_path_factory.mktemp('existing') / 'run'
-    gan_example.main(['--dataset', 'mnist-5k', '--steps', '6', '--batch-size', '8', '--sample-interval', '3',
+    train_main(['--dataset', 'mnist-5k', '--steps', '6', '--batch-size', '8', '--sample-interval', '3',
                       '--device', 'cpu', '--no-eval', '--out', str(out)])
     return out
 
@@ -70,8 +67,8 @@ def existing_run(tmp_path_factory):
 def test_hostile_integer_flags(capsys, existing_run, flag, value):
     before = tree_digest(existing_run)
     fresh = Path(tempfile.mkdtemp()) / 'run'
-    assert_rejected(gan_example.main, [f'{flag}={value}', '--out', str(fresh)], capsys)
-    assert_rejected(gan_example.main, [f'{flag}={value}', '--out', str(existing_run)], capsys)
+    assert_rejected(train_main, [f'{flag}={value}', '--out', str(fresh)], capsys)
+    assert_rejected(train_main, [f'{flag}={value}', '--out', str(existing_run)], capsys)
     assert not fresh.exists() and tree_digest(existing_run) == before
 
 
@@ -80,7 +77,7 @@ def test_hostile_integer_flags(capsys, existing_run, flag, value):
 def test_hostile_number_flags(capsys, existing_run, flag, data):
     value = data.draw(bad_unit if flag in UNIT_INTERVAL_FLAGS else bad_positive)
     before = tree_digest(existing_run)
-    assert_rejected(gan_example.main, [f'{flag}={value}', '--out', str(existing_run)], capsys)
+    assert_rejected(train_main, [f'{flag}={value}', '--out', str(existing_run)], capsys)
     assert tree_digest(existing_run) == before
 
 
@@ -92,7 +89,7 @@ def test_hostile_paths_for_out_data_dir_and_resume(capsys, existing_run, name):
     for argv in (['--out', str(a_file)], ['--out', str(a_file / name)], ['--data-dir', str(a_file)],
                  ['--resume', str(a_file)], ['--resume', str(existing_run / 'missing' / name)],
                  ['--resume', str(existing_run), '--steps', '5'], ['--out', str(existing_run), '--steps', '7']):
-        assert_rejected(gan_example.main, argv, capsys)
+        assert_rejected(train_main, argv, capsys)
     assert tree_digest(existing_run) == before
 
 

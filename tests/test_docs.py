@@ -155,16 +155,23 @@ def test_images_downloads_and_tables_exist():
     assert missing == []
 
 
-def test_walkthrough_uses_every_marker_pair_of_the_example():
-    example = ROOT / 'examples' / 'gan.py'
-    markers = re.findall(r'^# docs: (?!end )(\S+)$', example.read_text(), re.M)
-    assert set(markers) >= {'constants', 'data', 'models', 'callbacks', 'training'}
-    used = {include.options.get('start-after') for include in ALL_INCLUDES if include.path.resolve() == example}
+@pytest.mark.parametrize('source, expected', [
+    ('examples/gan.py', {'main'}),
+    ('bearer_gan/cli/args.py', {'constants'}),
+    ('bearer_gan/cli/train.py', {'data', 'models', 'callbacks', 'training'}),
+])
+def test_walkthrough_uses_every_marker_pair_of_the_training_run(source, expected):
+    path = ROOT / source
+    markers = re.findall(r'^# docs: (?!end )(\S+)$', path.read_text(), re.M)
+    assert set(markers) >= expected
+    used = {include.options.get('start-after') for include in ALL_INCLUDES if include.path.resolve() == path}
     assert {f'# docs: {marker}' for marker in markers} <= used
 
 
 def test_api_reference_has_every_module():
-    modules = {path.stem for path in (ROOT / 'bearer_gan').glob('*.py') if path.stem != '__init__'}
+    package = ROOT / 'bearer_gan'
+    modules = {'.'.join(path.relative_to(package).with_suffix('').parts).removesuffix('.__init__')
+               for path in package.rglob('*.py') if path.name != '__init__.py' or path.parent != package}
     documented = set(re.findall(r'^\.\. automodule:: bearer_gan\.(\S+)$', (DOCS / 'api.rst').read_text(), re.M))
     assert modules - documented == set()
 
@@ -209,7 +216,7 @@ def test_removing_a_marker_from_a_real_excerpt_is_detected():
     assert include_problems(include) == []
     broken = include._replace(options=dict(include.options, **{'start-after': '# docs: no such marker'}))
     assert include_problems(broken) == [
-        f"{include}: :start-after: '# docs: no such marker' not found in gan.py"]
+        f"{include}: :start-after: '# docs: no such marker' not found in args.py"]
     renamed = include._replace(options={'pyobject': 'make_batches_renamed'})
     assert 'is not a top-level function or class' in include_problems(renamed)[0]
 

@@ -1,11 +1,10 @@
-"""Command-line plumbing shared by ``examples/gan.py`` and ``python -m bearer_gan``.
+"""Command-line parsing shared by every entry point: argument types and one-line errors.
 
 A user's mistake on the command line gets one line on stderr and exit code 2, never a
 traceback: the argument types below reject bad values while parsing, and :func:`fail` turns
 later problems (an unwritable folder, a missing generator) into the same one-line answer.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -14,11 +13,7 @@ from typing import NoReturn
 import torch
 
 __all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'probability',
-           'torch_device', 'writable_dir', 'existing_dir', 'check_out_dir', 'prepare_out_dir', 'RUN_OUTPUTS']
-
-#: Everything a training run writes into its ``--out`` folder.
-RUN_OUTPUTS = ('samples', 'real.png', 'progress.gif', 'losses.png', 'history.csv', 'generator.pt',
-               'discriminator.pt', 'config.json', 'eval.json', 'checkpoint.pt', 'checkpoint.prev.pt')
+           'torch_device', 'existing_dir']
 
 
 class UsageError(Exception):
@@ -96,71 +91,3 @@ def existing_dir(text: str) -> str:
     if not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f'{text!r} is not a directory')
     return text
-
-
-def writable_dir(path: str) -> str:
-    """Create ``path`` if needed and check that files can be written in it.
-
-    Raises:
-        UsageError: when it is a file or cannot be created or written.
-    """
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f'{path!r} is a file, not a directory')
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, '.write-test')
-        with open(probe, 'w'):
-            pass
-        os.remove(probe)
-    except OSError as error:
-        raise UsageError(f'cannot write to {path!r}: {error.strerror or error}')
-    return path
-
-
-def _holds_same_run(path: str, config: dict) -> bool:
-    try:
-        with open(os.path.join(path, 'config.json')) as handle:
-            return json.load(handle) == config
-    except (OSError, ValueError):
-        return False
-
-
-def check_out_dir(path: str, config: dict, overwrite: bool) -> str:
-    """Check, without changing anything, that a run with ``config`` may write into ``path``.
-
-    A non-empty folder is accepted when it holds a run with the very same ``config`` (rerunning
-    a command writes the same outputs again) or with ``overwrite``.
-
-    Raises:
-        UsageError: for a file, a folder that cannot be written, or a non-empty folder from a
-            different run (without ``overwrite``).
-    """
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f'--out {path!r} is a file, not a directory')
-    if os.path.isdir(path) and os.listdir(path) and not (overwrite or _holds_same_run(path, config)):
-        raise UsageError(f'--out {path!r} is not empty and holds a different run; choose another --out '
-                         'or pass --overwrite to replace its outputs')
-    parent = path
-    while not os.path.exists(parent):
-        parent = os.path.dirname(os.path.abspath(parent))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise UsageError(f'cannot write to {path!r}: {parent!r} is not a writable directory')
-    return path
-
-
-def prepare_out_dir(path: str, config: dict) -> str:
-    """Create ``path``, remove a previous run's outputs (only the names in :data:`RUN_OUTPUTS`, so no
-    stale frame mixes into the GIF) and write ``config.json``. Call :func:`check_out_dir` first.
-    """
-    writable_dir(path)
-    for name in RUN_OUTPUTS:
-        target = os.path.join(path, name)
-        if os.path.isdir(target):
-            for frame in os.listdir(target):
-                if frame.startswith('step_') and frame.endswith('.png'):
-                    os.remove(os.path.join(target, frame))
-        elif os.path.exists(target):
-            os.remove(target)
-    with open(os.path.join(path, 'config.json'), 'w') as handle:
-        json.dump(config, handle, indent=2, sort_keys=True)
-    return path

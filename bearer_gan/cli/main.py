@@ -1,0 +1,44 @@
+"""``bearer-gan`` (and ``python -m bearer_gan``): train a GAN, draw samples from a run, score a run.
+
+``bearer-gan train [flags]`` is the trainer (:mod:`bearer_gan.cli.train`); ``sample`` and
+``evaluate`` read a finished run (:mod:`bearer_gan.cli.tools`). ``bearer-gan COMMAND --help``
+lists each command's flags.
+"""
+import sys
+from typing import List, Optional
+
+from . import args as train_args
+from . import parsing, tools, train
+
+__all__ = ['PROG', 'build_parser', 'main']
+
+PROG = 'bearer-gan'
+
+
+def build_parser() -> parsing.ArgumentParser:
+    """The whole command line, every subcommand with its flags (also what the CLI reference is made from)."""
+    parser = parsing.ArgumentParser(prog=PROG, description='A callback-driven GAN trainer built on torchbearer.')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate}')
+    parser.commands = {  # each subcommand's own parser, for its one-line errors
+        'train': train_args.add_train_arguments(commands.add_parser(
+            'train', help='train a GAN', description='Train a GAN with bearer_gan.')),
+        'sample': tools.add_sample_arguments(commands.add_parser(
+            'sample', help='write generated images from a trained run to .npy')),
+        'evaluate': tools.add_evaluate_arguments(commands.add_parser(
+            'evaluate', help="score a trained run's generator: FID and class coverage")),
+    }
+    return parser
+
+
+def main(argv: Optional[List[str]] = None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['train']:  # its flags are checked against the arguments as given (see cli.args)
+        return train.main(argv[1:], prog=f'{PROG} train')
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {'sample': tools.sample, 'evaluate': tools.evaluate}[args.command]
+    subparser = parser.commands[args.command]
+    try:
+        command(args, subparser)
+    except parsing.UsageError as error:
+        parsing.fail(subparser.prog, error)
