@@ -11,8 +11,8 @@ from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGi
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
-from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, image_batches, load_dataset, load_mnist,
-                   to_unit_range)
+from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, dataset_batches,
+                   image_batches, load_dataset, load_folder, load_mnist, memory_budget, streamed_batches, to_unit_range)
 from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
 from .evaluation_callback import FidEvaluator
 from .files import atomic_path, write_json
@@ -33,7 +33,7 @@ __all__ = [
     'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
     'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
-    'to_unit_range',
+    'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder', 'memory_budget', 'streamed_batches',
     'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
     'atomic_path', 'write_json',
     'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',

@@ -51,12 +51,14 @@ class ImageData:
     """A decoded image data set.
 
     Attributes:
-        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved.
+        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved; for a folder too large
+            for its memory budget, a :class:`~bearer_gan.data.folders.FolderImages`, which indexes the
+            same way (``len``, ``shape``, ``images[i]``, ``images[:64]``) and decodes on demand.
         labels: ``int64`` ``(N,)`` class indices, or None for an unlabelled set.
         classes: the class names, index by index, or None for an unlabelled set.
         name: the data set actually loaded: ``mnist-5k`` after ``mnist`` fell back to it.
     """
-    images: torch.Tensor
+    images: torch.Tensor  # or a FolderImages, when streamed
     labels: Optional[torch.Tensor]
     classes: Optional[Tuple[str, ...]]
     name: str
@@ -65,6 +67,14 @@ class ImageData:
     def image_shape(self) -> Tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are decoded from files on demand rather than held in memory."""
+        return not isinstance(self.images, torch.Tensor)
 
     @property
     def num_classes(self) -> Optional[int]:
@@ -253,7 +263,8 @@ def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels:
 
 
 def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] = None,
-                 channels: Optional[int] = None) -> ImageData:
+                 channels: Optional[int] = None, memory_limit: Optional[int] = None,
+                 num_workers: Optional[int] = None, progress: bool = True) -> ImageData:
     """Load a data set by name (:data:`DATASETS`) or a folder of images, decoded into ``uint8`` ``(N, C, H, W)``.
 
     Args:
@@ -261,6 +272,8 @@ def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] 
         data_dir: where named sets are found or downloaded to, and where folders are cached.
         image_size: resize the shorter side to this and centre-crop square; None keeps the size.
         channels: 1 or 3; None keeps the data set's own (for a folder: 1 when every image is greyscale).
+        memory_limit, num_workers, progress: for a folder, as :func:`~bearer_gan.data.folders.load_folder`
+            takes them (named sets are always held in memory).
 
     Raises:
         DatasetError: when the data cannot be found, downloaded or read (the message says what to do).
@@ -278,6 +291,7 @@ def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] 
         data = _cifar10(data_dir)
     else:
         from .folders import load_folder
-        return load_folder(name, data_dir, image_size=image_size, channels=channels)
+        return load_folder(name, data_dir, image_size=image_size, channels=channels, memory_limit=memory_limit,
+                           num_workers=num_workers, progress=progress)
     images = fit_images(data.images, image_size, channels)
     return data if images is data.images else ImageData(images, data.labels, data.classes, data.name)
