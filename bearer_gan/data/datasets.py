@@ -228,19 +228,31 @@ def _cifar10(data_dir: str) -> ImageData:
                 f'CIFAR-10 is not in {folder!r} and could not be downloaded ({_first_line(error)}); put '
                 f'cifar-10-python.tar.gz (from https://www.cs.toronto.edu/~kriz/cifar.html) in {data_dir!r}, or '
                 f'its extracted {CIFAR10_FOLDER} folder (data_batch_1 ... data_batch_5)') from error
-    images, labels = [], []
+    # Each batch is copied into one array as it is read, so loading peaks near the array's size rather than
+    # twice it (a list of batches, then their concatenation). The array is sized for five batches like the
+    # first, as the official ones are (10,000 images each); batches that do not fit are concatenated after.
+    images, labels, filled, extra = None, [], 0, []
     for name in CIFAR10_BATCHES:
         path = os.path.join(folder, name)
         try:
             with open(path, 'rb') as handle:
                 batch = pickle.load(handle, encoding='latin1')  # the format CIFAR-10 is distributed in
-            images.append(np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            part = np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)
             labels.extend(batch['labels'])
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as error:
             raise DatasetError(f'{path} is corrupt or not a CIFAR-10 batch ({_first_line(error)}); '
                                f'delete {folder!r} to download it again') from error
-    return ImageData(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64),
-                     CIFAR10_CLASSES, 'cifar10')
+        if images is None:
+            images = np.empty((len(part) * len(CIFAR10_BATCHES), 3, 32, 32), dtype=np.uint8)
+        if extra or filled + len(part) > len(images):
+            extra.append(part)
+        else:
+            images[filled:filled + len(part)] = part
+            filled += len(part)
+        del batch, part
+    if extra or filled < len(images):
+        images = np.concatenate([images[:filled]] + extra)
+    return ImageData(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), CIFAR10_CLASSES, 'cifar10')
 
 
 def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels: Optional[int] = None) -> torch.Tensor:

@@ -37,7 +37,7 @@ from .datasets import DATASETS, DatasetError, ImageData, fit_images
 from .folder_cache import FolderCache
 from .streaming import decode_workers, memory_budget
 
-__all__ = ['IMAGE_EXTENSIONS', 'FolderListing', 'list_folder', 'decode_image', 'FolderImages', 'load_folder']
+__all__ = ['IMAGE_EXTENSIONS', 'GREY_MODES', 'FolderListing', 'list_folder', 'decode_image', 'FolderImages', 'load_folder']
 
 
 def _readable_extensions() -> Tuple[str, ...]:
@@ -278,7 +278,12 @@ def _passes(dataset: Dataset, num_workers: int, what: str, progress: bool) -> It
 
 def _plan(listing: FolderListing, image_size: Optional[int], channels: Optional[int], num_workers: int,
           progress: bool) -> dict:
-    """Read every header; decide the image shape; keep the files whose header is readable."""
+    """Decide the image shape, from every file's header unless ``image_size`` and ``channels`` fix it; keep the
+    files whose header is readable (those without one are found by the decoding pass then)."""
+    if image_size is not None and channels is not None:
+        return dict(files=list(listing.files), labels=None if listing.labels is None else list(listing.labels),
+                    classes=None if listing.classes is None else list(listing.classes),
+                    shape=[channels, image_size, image_size], image_size=image_size, skipped=[])
     sizes, grey = [], []
     for widths, heights, greys in _passes(_Header(listing.root, listing.files), num_workers,
                                           f'reading {listing.root}', progress):
@@ -318,7 +323,7 @@ def _decode(images: FolderImages, keep: bool, num_workers: int, progress: bool
     for batch, decodable in _passes(_Checked(images, keep), num_workers, f'decoding {images.root}', progress):
         ok += decodable.tolist()
         if keep:
-            good = batch[decodable]
+            good = batch if decodable.all() else batch[decodable]
             decoded[filled:filled + len(good)] = good
             filled += len(good)
     if keep and filled < len(decoded):
