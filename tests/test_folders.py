@@ -14,8 +14,9 @@ from torchvision.datasets import ImageFolder
 
 import bearer_gan
 from bearer_gan.cli.train import main as train_main
-from bearer_gan.data import folders
+from bearer_gan.data import image_files
 
+ROOT = Path(__file__).resolve().parents[1]
 RNG_SEED = 0
 
 
@@ -96,7 +97,8 @@ def test_greyscale_images_default_to_one_channel_and_mixed_to_three(tmp_path):
     assert mixed.image_shape == (3, 10, 10)
     assert torch.equal(mixed.images[0], pil_pixels(grey, 'L').expand(3, -1, -1))  # grey repeated into R, G, B
     forced = load(tmp_path / 'grey', tmp_path / 'data', channels=1)
-    assert forced.image_shape == (1, 10, 10) and torch.equal(forced.images[2], pil_pixels(tmp_path / 'grey' / 'c.png', 'L'))
+    assert forced.image_shape == (1, 10, 10)
+    assert torch.equal(forced.images[2], pil_pixels(tmp_path / 'grey' / 'c.png', 'L'))
 
 
 def test_image_size_resizes_the_shorter_side_and_crops_the_centre(tmp_path):
@@ -169,10 +171,10 @@ def test_an_empty_folder_a_missing_path_or_a_file_is_a_one_line_error(tmp_path, 
 # --- the cache ----------------------------------------------------------------------------------------------------
 
 class CountingDecoder:
-    """Stands in for :func:`folders.decode_image` and counts its calls."""
+    """Stands in for :func:`image_files.decode_image` and counts its calls."""
 
     def __init__(self):
-        self.calls, self.decode = 0, folders.decode_image
+        self.calls, self.decode = 0, image_files.decode_image
 
     def __call__(self, *args):
         self.calls += 1
@@ -185,7 +187,7 @@ def test_the_cache_is_used_the_second_time_and_rebuilt_when_the_files_or_setting
     for index in range(4):
         save(root / f'{index}.png', random_pixels(rng, 12, 12))
     decoder = CountingDecoder()
-    monkeypatch.setattr(folders, 'decode_image', decoder)
+    monkeypatch.setattr(image_files, 'decode_image', decoder)
 
     def loads():
         before = decoder.calls
@@ -281,7 +283,7 @@ def test_streamed_batches_are_bit_identical_to_the_in_memory_ones_and_resume_at_
 def test_a_streamed_set_checks_every_file_once_and_caches_what_it_found(twenty_images, tmp_path, monkeypatch):
     (twenty_images / 'class0' / 'broken.png').write_bytes(b'broken')
     decoder = CountingDecoder()
-    monkeypatch.setattr(folders, 'decode_image', decoder)
+    monkeypatch.setattr(image_files, 'decode_image', decoder)
     with pytest.warns(UserWarning, match='skipped 1 unreadable image file .*broken.png'):
         streamed = load(twenty_images, tmp_path / 'data', image_size=10, memory_limit=0, num_workers=0)
     assert decoder.calls == 20 and len(streamed) == 20  # every file checked once, the broken one left out
@@ -413,3 +415,30 @@ def test_training_on_an_rgb_folder_at_32_px(tmp_path, rgb_folder):
     assert real.shape == (2 + 34, 2 + 8 * 34, 3) and not np.array_equal(real[..., 0], real[..., 1])  # in colour
     frame = np.asarray(Image.open(sorted((out / 'samples').iterdir())[-1]).convert('RGB'))
     assert frame.shape == real.shape
+
+
+# --- the benchmark runs -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def benchmark():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('folders_benchmark', ROOT / 'benchmarks' / 'folders.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+
+def test_the_loading_benchmark_runs(benchmark, capsys):
+    benchmark.main(['--images', '30', '--size', '16', '--image-size', '8', '--workers', '0', '--skip', 'memory'])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.strip().startswith(('ImageFolder', 'load_folder'))]
+    assert len(rows) == 5 and all(row.split()[-5] == '30' for row in rows), lines
+
+
+@pytest.mark.slow
+def test_the_memory_benchmark_runs(benchmark, capsys):
+    benchmark.main(['--memory-images', '300', '--skip', 'loading'])
+    out = capsys.readouterr().out
+    for case in benchmark.MEMORY_CASES[1:]:
+        assert f'  {case} ' in out and 'x the array' in out, out

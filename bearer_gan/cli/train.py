@@ -37,9 +37,9 @@ __all__ = ['make_data', 'make_batches', 'make_models', 'make_callbacks', 'report
 def make_data(config: dict) -> ImageData:
     """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU
     (a folder too large for ``--data-memory`` is decoded on demand instead)."""
+    budget = memory_budget(config['data_memory'], config['device'])  # bytes the decoded images may take
     return load_dataset(config['dataset'], config['data_dir'], image_size=config['image_size'],
-                        channels=config['channels'], memory_limit=memory_budget(config['data_memory'], config['device']),
-                        num_workers=config['data_workers'])
+                        channels=config['channels'], memory_limit=budget, num_workers=config['data_workers'])
 
 
 def make_batches(data: ImageData, config: dict, start_step: int = 0):

@@ -52,7 +52,7 @@ class ImageData:
 
     Attributes:
         images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved; for a folder too large
-            for its memory budget, a :class:`~bearer_gan.data.folders.FolderImages`, which indexes the
+            for its memory budget, a :class:`~bearer_gan.data.image_files.FolderImages`, which indexes the
             same way (``len``, ``shape``, ``images[i]``, ``images[:64]``) and decodes on demand.
         labels: ``int64`` ``(N,)`` class indices, or None for an unlabelled set.
         classes: the class names, index by index, or None for an unlabelled set.

@@ -43,7 +43,7 @@ class FolderCache:
 
     Args:
         data_dir: the cache goes into ``data_dir/folders``.
-        listing: the folder's files (:class:`~bearer_gan.data.folders.FolderListing`).
+        listing: the folder's files (:class:`~bearer_gan.data.image_files.FolderListing`).
         image_size: the requested size, None included (the cache is of the request, not of its outcome).
         channels: the requested channels, None included.
     """

@@ -2,7 +2,7 @@
 
 A folder whose decoded ``uint8`` images would take more than the memory they may use
 (:func:`memory_budget`) is not held in memory: :class:`~torch.utils.data.DataLoader` worker
-processes decode each batch's files (:class:`~bearer_gan.data.folders.FolderImages`) while the
+processes decode each batch's files (:class:`~bearer_gan.data.image_files.FolderImages`) while the
 training process trains. The batches come from the same
 :class:`~bearer_gan.data.batches.ShuffledBatchSampler`, as the loader's batch sampler, so their
 order is the same pure function of ``(seed, step)`` as in memory, and the images are decoded by
@@ -72,7 +72,7 @@ def stream_workers() -> int:
 
 
 class LabelledImages(Dataset):
-    """``(image, label)`` by index from a :class:`~bearer_gan.data.folders.FolderImages` and its labels.
+    """``(image, label)`` by index from a :class:`~bearer_gan.data.image_files.FolderImages` and its labels.
 
     Args:
         images: indexes to ``uint8`` ``(C, H, W)``.
@@ -120,7 +120,7 @@ def streamed_batches(images, labels: Optional[torch.Tensor], batch_size: int, de
     decoded tensor: the same :class:`~bearer_gan.data.batches.ShuffledBatchSampler` picks the indices.
 
     Args:
-        images: a :class:`~bearer_gan.data.folders.FolderImages` (or anything indexing to ``uint8`` ``(C, H, W)``).
+        images: a :class:`~bearer_gan.data.image_files.FolderImages` (or anything indexing to ``uint8`` ``(C, H, W)``).
         labels: ``(N,)`` on the CPU, or None (each batch then has labels -1).
         batch_size: images per step, at most ``N``.
         device: where batches are scaled and trained on.
