@@ -157,8 +157,9 @@ def resolve_arguments(name: str, latent_dim: Optional[int] = None, image_shape: 
     """Check :func:`build_models`' arguments and fill in the pair's default latent size.
 
     Returns:
-        ``{'model': name, 'latent_dim': int, 'image_shape': [C, H, W], 'num_classes': int or None,
-        'spectral_norm': bool}``, plain values that ``torch.save`` and JSON keep.
+        the model spec (:mod:`~bearer_gan.models.spec`): ``model``, ``latent_dim``, ``image_shape``
+        as a list ``[C, H, W]``, ``num_classes`` (None when unconditional) and ``spectral_norm``,
+        plain values that ``torch.save`` and JSON keep.
 
     Raises:
         ValueError: with a one-line message, for any argument :func:`build_models` would refuse.
@@ -191,7 +192,7 @@ def build_models(name: str, latent_dim: Optional[int] = None, image_shape: Seque
         image_shape: ``(C, H, W)`` of the images; MNIST's ``(1, 28, 28)`` by default.
         num_classes: number of labels for a class-conditional pair; None for an unconditional one.
         spectral_norm: spectral-normalise every linear, convolutional and embedding layer of the
-            discriminator (:func:`~bearer_gan.models.spectral_norm.apply_spectral_norm`).
+            discriminator (:func:`~bearer_gan.models.apply_spectral_norm`).
 
     Raises:
         ValueError: for an unknown name, a non-positive latent size, an image shape the pair

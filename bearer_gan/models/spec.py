@@ -17,13 +17,13 @@ from .registry import build_models, resolve_arguments
 
 __all__ = ['SPEC_KEYS', 'model_spec', 'read_model_spec', 'build_from_spec']
 
-#: The entries of a model spec, in :func:`~bearer_gan.models.registry.build_models`' argument order.
+#: The entries of a model spec, in :func:`~bearer_gan.models.build_models`' argument order.
 SPEC_KEYS = ('model', 'latent_dim', 'image_shape', 'num_classes', 'spectral_norm')
 
 
 def model_spec(name: str, latent_dim: Optional[int] = None, image_shape: Sequence[int] = (1, 28, 28),
                num_classes: Optional[int] = None, spectral_norm: bool = False) -> Dict[str, Any]:
-    """The spec of the pair :func:`~bearer_gan.models.registry.build_models` builds from these arguments.
+    """The spec of the pair :func:`~bearer_gan.models.build_models` builds from these arguments.
 
     ``latent_dim=None`` is resolved to the pair's default, so the spec does not depend on it.
 
