@@ -100,6 +100,15 @@ def test_resnet_has_the_sngan_cifar_layout_at_32_px():
     assert not any(isinstance(layer, nn.modules.batchnorm._BatchNorm) for layer in discriminator.modules())
 
 
+@pytest.mark.parametrize('side', [8, 10, 12, 14, 20, 24, 48, 56])
+@pytest.mark.parametrize('name', ['dcgan', 'resnet'])
+def test_the_convolutional_pairs_build_every_side_the_rule_accepts(name, side):
+    torch.manual_seed(0)
+    generator, discriminator = build_models(name, image_shape=(2, side, side))
+    images = generator(torch.randn(2, DEFAULT_LATENT_DIM[name]))
+    assert images.shape == (2, 2, side, side) and discriminator(images).shape == (2, 1)
+
+
 @pytest.mark.parametrize('side, start', [(28, 7), (32, 4), (64, 4)])
 def test_dcgan_starts_from_a_small_map_and_doubles_channels_towards_it(side, start):
     generator, discriminator = build_models('dcgan', image_shape=(3, side, side))
@@ -158,7 +167,8 @@ def test_spectral_norm_brings_every_discriminator_layer_to_a_largest_singular_va
     layers = [layer for layer in discriminator.modules() if parametrize.is_parametrized(layer, 'weight')]
     expected = [layer for layer in discriminator.modules() if isinstance(layer, (nn.Linear, nn.Conv2d, nn.Embedding))]
     assert layers == expected and discriminator.embed in layers  # every layer, the projection's embedding too
-    assert any(abs(largest_singular_value(layer, original=True) - 1) > 0.1 for layer in layers)  # unnormalised, they are not already at 1
+    # unnormalised, they are not already at 1
+    assert any(abs(largest_singular_value(layer, original=True) - 1) > 0.1 for layer in layers)
     discriminator.train()
     for _ in range(10):
         discriminator(images, labels)
