@@ -18,7 +18,8 @@ from .evaluation_callback import FidEvaluator
 from .files import atomic_path, write_json
 from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
 from .metrics import StateValue, gan_metrics
-from .models import DEFAULT_LATENT_DIM, MODELS, build_models
+from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from_spec, build_models, check_model_shape,
+                     model_spec, read_model_spec, register_model, unregister_model)
 from .safety import NonFiniteLossError, TrainingGuard
 from .sampling import eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
@@ -38,7 +39,8 @@ __all__ = [
     'atomic_path', 'write_json',
     'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
     'StateValue', 'gan_metrics',
-    'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
+    'DEFAULT_LATENT_DIM', 'MODELS', 'apply_spectral_norm', 'build_from_spec', 'build_models', 'check_model_shape',
+    'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',
 ]

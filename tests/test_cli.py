@@ -43,7 +43,7 @@ def a_file(tmp_path):
     (['--beta1', '1.5'], 'must be in [0, 1)'),
     (['--real-label', '1.5'], 'must be in (0, 1]'),
     (['--train-generator-only', '--train-discriminator-only'], 'exclude each other'),
-    (['--model', 'resnet'], "invalid choice: 'resnet'"),
+    (['--model', 'stylegan'], "invalid choice: 'stylegan'"),
     (['--dataset', 'cifar'], "'cifar' is neither a data set (mnist, mnist-5k, fashion-mnist, cifar10) nor a folder"),
     (['--device', 'tpu'], 'is not a device'),
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),

@@ -23,13 +23,13 @@ from ..data import DatasetError, ImageData, dataset_batches, load_dataset, memor
 from ..evaluation import evaluate_run
 from ..files import write_json
 from ..losses import discriminator_loss, generator_loss
-from ..models import DEFAULT_LATENT_DIM, build_models
+from ..models import build_from_spec, model_spec
 from ..safety import NonFiniteLossError
 from ..trial import default_device, gan_adam, gan_trial, run_gan
 from . import args as train_args
 from . import parsing, run_dir
 
-__all__ = ['make_data', 'make_batches', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
+__all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
            'parse', 'prepare', 'clean_exits', 'report', 'main']
 
 
@@ -54,9 +54,18 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
 
 
 # docs: models
-def make_models(config: dict):
-    """The generator / discriminator pair by name, and one (fused) Adam optimizer for each."""
-    generator, discriminator = build_models(config['model'], config['latent_dim'])
+def make_spec(config: dict, data: ImageData) -> dict:
+    """The model pair's constructor arguments: its name and latent size from the flags, the image shape from the data.
+
+    Raises:
+        ValueError: when the pair cannot build images of that shape.
+    """
+    return model_spec(config['model'], config['latent_dim'], data.image_shape)
+
+
+def make_models(config: dict, spec: dict):
+    """The generator / discriminator pair of ``spec``, and one (fused) Adam optimizer for each."""
+    generator, discriminator = build_from_spec(spec)
     generator_optimizer = gan_adam(generator.parameters(), config['lr'], config['beta1'])
     discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr'], config['beta1'])
     return generator, discriminator, generator_optimizer, discriminator_optimizer
@@ -64,7 +73,7 @@ def make_models(config: dict):
 
 
 # docs: callbacks
-def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
+def make_callbacks(config: dict, spec: dict) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
     and the checkpoint comes last, once every other callback has written its outputs."""
     out = config['out']
@@ -75,7 +84,7 @@ def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
         ProgressGif(sampler, os.path.join(out, 'progress.gif')),
         RealImageGrid(os.path.join(out, 'real.png')),
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png')),
-        SaveModels(out, config['model']),
+        SaveModels(out, spec),
         report_discriminator,
         GANCheckpoint(out, config['checkpoint_interval']),
     ]
@@ -90,21 +99,21 @@ def report_discriminator(state):
 
 
 # docs: training
-def train(config: dict, batches, checkpoint: Optional[dict] = None):
+def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
     With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
     """
     torch.manual_seed(config['seed'])
-    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
+    spec = make_spec(config, data)
+    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config, spec)
     trial = gan_trial(
-        generator, discriminator, generator_optimizer, discriminator_optimizer,
-        latent_dim=config['latent_dim'] or DEFAULT_LATENT_DIM[config['model']],
+        generator, discriminator, generator_optimizer, discriminator_optimizer, latent_dim=spec['latent_dim'],
         generator_criterion=generator_loss, discriminator_criterion=discriminator_loss,
         d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config), device=config['device'])
+        callbacks=make_callbacks(config, spec), device=config['device'])
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint)
     return run_gan(trial, batches, config['steps'])
@@ -145,6 +154,10 @@ def _prepare(args):
         config = train_args.train_config(args, default_device())
         run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out as it was
     data = make_data(config)
+    try:
+        make_spec(config, data)
+    except ValueError as error:  # the pair cannot build these images: say so before anything is written
+        raise parsing.UsageError(str(error)) from error
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
@@ -198,5 +211,5 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None):
     config, checkpoint, data, batches = prepare(args, parser)
     began = time.time()
     with clean_exits(config, parser.prog):
-        history = train(config, batches, checkpoint)
+        history = train(config, data, batches, checkpoint)
     report(config, history, time.time() - began, evaluate=not args.no_eval)
