@@ -2,8 +2,9 @@
 
 * ``sample --run RUN_DIR --n N --out FILE.npy [--grid FILE.png]`` writes N generated images as
   float32 ``N x 28 x 28`` in ``[-1, 1]`` from the run's ``generator.pt`` (eval mode).
-* ``evaluate --run RUN_DIR [--n 10000]`` prints FID and class coverage as one line of JSON and
-  writes them to ``RUN_DIR/eval.json``.
+* ``evaluate --run RUN_DIR [--n 10000]`` prints FID and class coverage (scored against the run's
+  data set, see :mod:`bearer_gan.evaluation`) as one line of JSON and writes them to
+  ``RUN_DIR/eval.json``.
 """
 import json
 import os
@@ -37,11 +38,14 @@ def _sample(args):
 
 
 def _evaluate(args):
-    from .evaluation import evaluate_generator
-    generator, latent_dim, model = _load(args.run, args.device)
+    from .evaluation import evaluate_run, read_run_config
+    _load(args.run, args.device)  # a missing or corrupt generator.pt or config.json: one line, exit 2
+    try:
+        read_run_config(args.run)
+    except ValueError as error:
+        raise cli.UsageError(str(error))
     cli.writable_dir(args.run)
-    scores = evaluate_generator(generator, latent_dim, n=args.n, device=args.device, seed=args.seed)
-    scores = {'model': model, 'latent_dim': latent_dim, **scores}  # as evaluate_run reports them
+    scores = evaluate_run(args.run, n=args.n, device=args.device, seed=args.seed)  # the scorer follows config.json
     write_json(os.path.join(args.run, 'eval.json'), scores)
     print(json.dumps(scores, sort_keys=True))
 

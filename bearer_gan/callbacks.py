@@ -10,7 +10,7 @@ something to remember implement ``state_dict`` / ``load_state_dict``, which
 import contextlib
 import csv
 import os
-from typing import List
+from typing import List, Optional
 
 import imageio.v3 as iio
 import numpy as np
@@ -101,7 +101,7 @@ def eval_mode(module: torch.nn.Module):
 
 @torch.no_grad()
 def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0, batch_size: int = 500,
-             device=None) -> torch.Tensor:
+             device=None, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``n`` images ``(n, 1, 28, 28)`` in ``[-1, 1]`` from ``generator`` in eval mode, in batches.
 
     The noise comes from its own seeded :class:`torch.Generator`, so the same ``seed`` gives the
@@ -109,11 +109,15 @@ def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0,
 
     Args:
         device: where the noise goes (the generator must be there); the generator's device when None.
+        labels: ``(n,)`` classes for a class-conditional generator, called as ``generator(z, labels)``;
+            None calls ``generator(z)``.
     """
     device = next(generator.parameters()).device if device is None else device
     noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    inputs = (noise,) if labels is None else (noise, labels)
     with eval_mode(generator):
-        return torch.cat([generator(noise[start:start + batch_size].to(device)) for start in range(0, n, batch_size)])
+        return torch.cat([generator(*(part[start:start + batch_size].to(device) for part in inputs))
+                          for start in range(0, n, batch_size)])
 
 
 def save_grid(images: torch.Tensor, path: str, nrow: int = 8):
