@@ -30,7 +30,7 @@ from . import args as train_args
 from . import parsing, run_dir
 
 __all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
-           'parse', 'prepare', 'clean_exits', 'report', 'main']
+           'parse', 'prepare', 'clean_exits', 'score_summary', 'report', 'main']
 
 
 # docs: data
@@ -187,6 +187,21 @@ def clean_exits(config: dict, program: str):
         sys.exit(130)
 
 
+def score_summary(scores: dict) -> str:
+    """One line for ``eval.json``'s scores: FID (or why it was skipped), class coverage and conditional accuracy
+    where the data set's scorer has classes."""
+    if scores.get('fid') is None:
+        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
+    else:
+        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
+    if 'class_shares' in scores:
+        shares = scores['class_shares']
+        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
+    if 'conditional_accuracy' in scores:
+        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
+    return ', '.join(parts)
+
+
 def report(config: dict, history, seconds: float, evaluate: bool = True):
     """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs."""
     out, metrics = config['out'], history[-1]
@@ -196,8 +211,7 @@ def report(config: dict, history, seconds: float, evaluate: bool = True):
     if evaluate:
         scores = evaluate_run(out, n=10000, device=config['device'])
         write_json(os.path.join(out, 'eval.json'), scores)
-        print(f"FID {scores['fid']:.1f} (MNIST test set, bearer_gan's classifier features), "
-              f"{scores['classes_covered']}/10 digits covered, smallest share {min(scores['class_shares']):.1%}")
+        print(score_summary(scores))
     for name, what in (('samples', 'sample grids'), ('progress.gif', 'training GIF'), ('real.png', 'real images'),
                        ('losses.png', 'loss plot'), ('history.csv', 'per-step history'),
                        ('generator.pt', 'generator'), ('discriminator.pt', 'discriminator'),
