@@ -296,6 +296,17 @@ def test_a_streamed_set_checks_every_file_once_and_caches_what_it_found(twenty_i
     assert decoder.calls == 40 and torch.equal(in_memory.images, again.images[:])
 
 
+def test_a_streamed_folder_is_scored_against_its_images_decoded_from_disk(twenty_images, tmp_path):
+    """The reference images of FID: a folder training streamed (data_memory 0) comes back as a tensor, the same
+    images an in-memory load holds (all of them: fewer than STREAMED_REFERENCE_IMAGES)."""
+    from bearer_gan.evaluation.evaluate import default_reference_images
+    config = {'dataset': str(twenty_images), 'data_dir': str(tmp_path / 'data'), 'image_size': 10, 'channels': None,
+              'data_memory': 0}
+    reference = default_reference_images(config)
+    assert isinstance(reference, torch.Tensor)
+    assert torch.equal(reference, load(twenty_images, tmp_path / 'data', image_size=10).images)
+
+
 def test_the_memory_budget(monkeypatch):
     assert bearer_gan.memory_budget(1.5) == int(1.5 * 2 ** 30) and bearer_gan.memory_budget(0) == 0
     monkeypatch.setattr(bearer_gan.data.streaming, 'available_memory', lambda: 8 * 2 ** 30)
