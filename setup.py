@@ -29,6 +29,10 @@ setup(
     extras_require={
         'test': ['pytest', 'hypothesis'],
         'docs': ['sphinx', 'furo'],
+        # federated training on Flower (bearer_gan.federated); the core never imports flwr
+        'federated': ['flwr>=1.42,<1.43'],
+        # Flower's simulation runtime (one process, Ray actors as data owners)
+        'federated-sim': ['flwr[simulation]>=1.42,<1.43'],
     },
     entry_points={'console_scripts': ['bearer-gan=bearer_gan.__main__:main']},
 )
