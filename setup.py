@@ -13,7 +13,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['bearer_gan', 'bearer_gan.*']),
-    package_data={'bearer_gan': ['assets/*.pt', 'assets/*.npz']},
+    package_data={'bearer_gan': ['assets/*.pt', 'assets/*.npz', 'federated/flower_app/pyproject.toml']},
     python_requires='>=3.9',
     install_requires=[
         'torch',

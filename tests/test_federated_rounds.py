@@ -144,3 +144,19 @@ def test_round_config_reads_flower_style_mappings():
                                        'split': 'iid', 'server-round': 4}, owner=3)
     assert parsed.local_steps == 7 and isinstance(parsed.local_steps, int) and parsed.train_generator_only is True
     assert parsed.lr == 1.0 and parsed.owner == 3 and parsed.server_round == 4 and parsed.noise_size == 64
+
+
+def test_node_round_cuts_its_own_shard_and_keeps_or_resets_adam(initial):
+    from bearer_gan.federated import FederatedConfig, load_shard, node_round
+    config = FederatedConfig(owners=5, local_steps=2, batch_size=16, split='classes-per-owner 2').client_config()
+    node = {'partition-id': 3, 'num-partitions': 5, 'device': 'cpu'}
+    first = node_round(dict(config, **{'server-round': 1}), node, initial)
+    images, labels = load_shard('mnist-5k', './data', 5, 3, 'classes-per-owner 2', 0)
+    assert first.metrics['num-examples'] == len(images) == 1000 and set(labels.tolist()) == {6, 7}
+    kept = node_round(dict(config, **{'server-round': 2}), node, first.weights, first.local_state)
+    reset = node_round(dict(config, **{'server-round': 2, 'optimizer-state': 'reset'}), node, first.weights,
+                       first.local_state)
+    fresh = train_round(first.weights, RoundConfig.from_mapping(config, owner=3, server_round=2, device='cpu'),
+                        (images, labels), without_optimizer_state(first.local_state))
+    assert torch.equal(reset.weights['generator.net.0.weight'], fresh.weights['generator.net.0.weight'])
+    assert not torch.equal(kept.weights['generator.net.0.weight'], reset.weights['generator.net.0.weight'])

@@ -6,7 +6,8 @@ averaging and the server's bookkeeping work (and are tested) without it:
 
 * :mod:`~bearer_gan.federated.split`: which images each owner holds (``iid``,
   ``classes-per-owner K``, ``dirichlet ALPHA``), computed on every node.
-* :mod:`~bearer_gan.federated.rounds`: :func:`train_round`, one owner's round, weights in and out.
+* :mod:`~bearer_gan.federated.rounds`: :func:`train_round`, one owner's round, weights in and out,
+  and :func:`node_round`, the same as a node runs it from the server's config and its node config.
 * :mod:`~bearer_gan.federated.aggregate`: the weighted mean of the owners' networks.
 * :mod:`~bearer_gan.federated.config`: every setting, and its Flower form.
 * :mod:`~bearer_gan.federated.server`: the global networks, their moving average, the per-round
@@ -17,16 +18,16 @@ averaging and the server's bookkeeping work (and are tested) without it:
 """
 from .aggregate import weighted_average
 from .config import OPTIMIZER_STATES, FederatedConfig
-from .rounds import (RoundConfig, RoundResult, Weights, load_optimizer_tensors, optimizer_tensors, owner_seed,
-                     pack_weights, train_round, unpack_weights, without_optimizer_state)
+from .rounds import (RoundConfig, RoundResult, Weights, load_optimizer_tensors, load_shard, node_round,
+                     optimizer_tensors, owner_seed, pack_weights, train_round, unpack_weights, without_optimizer_state)
 from .server import FederatedServer, load_federated_checkpoint, read_history
 from .split import SPLITS, Split, owner_shard, parse_split, split_indices
 
 __all__ = [
     'weighted_average',
     'OPTIMIZER_STATES', 'FederatedConfig',
-    'RoundConfig', 'RoundResult', 'Weights', 'load_optimizer_tensors', 'optimizer_tensors', 'owner_seed',
-    'pack_weights', 'train_round', 'unpack_weights', 'without_optimizer_state',
+    'RoundConfig', 'RoundResult', 'Weights', 'load_optimizer_tensors', 'load_shard', 'node_round', 'optimizer_tensors',
+    'owner_seed', 'pack_weights', 'train_round', 'unpack_weights', 'without_optimizer_state',
     'FederatedServer', 'load_federated_checkpoint', 'read_history',
     'SPLITS', 'Split', 'owner_shard', 'parse_split', 'split_indices',
 ]

@@ -17,6 +17,7 @@ generator state, or, without one, starts from ``owner_seed(seed, owner, server_r
 same arguments give the same result, and one owner holding all the data with its state carried
 makes exactly the updates of centralized training.
 """
+import functools
 import time
 from dataclasses import dataclass, fields
 from typing import Dict, Mapping, NamedTuple, Optional, Tuple
@@ -27,8 +28,11 @@ from torch import nn
 
 import bearer_gan
 
+from .split import owner_shard
+
 __all__ = ['Weights', 'RoundConfig', 'RoundResult', 'owner_seed', 'pack_weights', 'unpack_weights',
-           'optimizer_tensors', 'load_optimizer_tensors', 'without_optimizer_state', 'train_round']
+           'optimizer_tensors', 'load_optimizer_tensors', 'without_optimizer_state', 'train_round', 'load_shard',
+           'node_round']
 
 #: A flat mapping of tensor names to CPU tensors: the unit that travels and is averaged.
 Weights = Dict[str, torch.Tensor]
@@ -231,3 +235,42 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
         local.update(optimizer_tensors(optimizer, f'{name}_optimizer'))
     return RoundResult(pack_weights(generator, discriminator), metrics, local)
 
+
+
+@functools.lru_cache(maxsize=1)
+def _dataset(dataset: str, data_dir: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    return bearer_gan.load_mnist(dataset, data_dir)  # once per process: a simulation's worker serves many owners
+
+
+def load_shard(dataset: str, data_dir: str, owners: int, owner: int, split: str,
+               seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Owner ``owner``'s images (``uint8`` ``(N, 28, 28)``) and labels, cut on the node from its own copy of the data."""
+    images, labels = _dataset(dataset, data_dir)
+    indices = owner_shard(labels, owners, owner, split, seed)
+    return images[indices], labels[indices]
+
+
+def node_round(config: Mapping[str, object], node_config: Mapping[str, object], weights: Mapping[str, torch.Tensor],
+               local_state: Optional[Mapping[str, torch.Tensor]] = None) -> RoundResult:
+    """One round as a node runs it, from the round's config and the node's own config.
+
+    Args:
+        config: what the server sent (hyphenated keys, as
+            :meth:`~bearer_gan.federated.config.FederatedConfig.client_config` writes them, plus
+            ``server-round``): the recipe, and ``owners``, ``split``, ``seed``, ``dataset``,
+            ``data-dir`` and ``optimizer-state``.
+        node_config: the node's own settings: ``partition-id`` (which owner it is) and optionally
+            ``device``.
+        weights: the global networks.
+        local_state: what this node kept from its previous round, or None. With
+            ``optimizer-state`` ``reset`` its Adam moments are dropped first.
+    """
+    owner = int(node_config['partition-id'])
+    shard = load_shard(str(config['dataset']), str(config['data-dir']), int(config['owners']), owner,
+                       str(config['split']), int(config['seed']))
+    local = dict(local_state or {})
+    if config['optimizer-state'] == 'reset':
+        local = without_optimizer_state(local)  # a fresh Adam each round; the noise generator goes on
+    round_config = RoundConfig.from_mapping(config, owner=owner, server_round=int(config['server-round']),
+                                            device=str(node_config.get('device', '')))
+    return train_round(weights, round_config, shard, local)
