@@ -20,7 +20,7 @@ makes exactly the updates of centralized training.
 import functools
 import time
 from dataclasses import dataclass, fields
-from typing import Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -99,7 +99,8 @@ def _typed(value, default):
     return type(default)(value)
 
 
-class RoundResult(NamedTuple):
+@dataclass(frozen=True)
+class RoundResult:
     """What :func:`train_round` returns.
 
     Attributes:

@@ -23,7 +23,8 @@ Splits:
 Every split returns disjoint, sorted index tensors, one per owner, none empty; ``iid`` and
 ``dirichlet`` use every image.
 """
-from typing import List, NamedTuple, Sequence, Union
+from dataclasses import dataclass
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
@@ -35,7 +36,8 @@ SPLITS = {'iid': False, 'classes-per-owner': True, 'dirichlet': True}
 _DIRICHLET_ATTEMPTS = 1000
 
 
-class Split(NamedTuple):
+@dataclass(frozen=True)
+class Split:
     """How a data set is cut among owners: ``name`` (a key of :data:`SPLITS`) and its parameter
     (``K`` for ``classes-per-owner``, ``ALPHA`` for ``dirichlet``, 0 for ``iid``)."""
     name: str
