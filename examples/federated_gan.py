@@ -199,6 +199,9 @@ def main(argv=None):
         config, resume = resolved
         first_shard = check_data(config)
         check_extras(args.deploy)
+        if args.deploy:
+            from bearer_gan.federated.deployment import deployment_run_config
+            deployment_run_config(config, resume)  # paths that `flwr run --run-config` cannot carry fail here
         if not resume:
             cli.writable_dir(config.out)
             clear_outputs(config.out)

@@ -75,9 +75,15 @@ def _toml_value(value) -> str:
 
 def deployment_run_config(config: FederatedConfig, resume: bool = False) -> Dict[str, object]:
     """The run config of ``config`` for ``flwr run``, with absolute paths (the ``ServerApp`` runs
-    in another process and folder) and the ``resume`` switch."""
+    in another process and folder) and the ``resume`` switch.
+
+    Raises:
+        ValueError: for a path or setting with a quote or backslash, which ``--run-config`` cannot carry.
+    """
     values = config.to_flower()
     values.update({'out': os.path.abspath(config.out), 'data-dir': os.path.abspath(config.data_dir), 'resume': resume})
+    for value in values.values():
+        _toml_value(value)  # fails now for what --run-config cannot carry
     return values
 
 
