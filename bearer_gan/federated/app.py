@@ -18,8 +18,9 @@ deployment of separate SuperLink and SuperNode processes (:mod:`bearer_gan.feder
 which submits this app with ``flwr run``).
 """
 import os
+import threading
 import time
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
@@ -31,11 +32,15 @@ from .config import FederatedConfig
 from .rounds import node_round
 from .server import FederatedServer
 
-__all__ = ['LOCAL_STATE', 'client_app', 'server_app', 'make_server_app', 'GanFedAvg', 'run_federation',
-           'run_simulation']
+__all__ = ['LOCAL_STATE', 'FederationStopped', 'client_app', 'server_app', 'make_server_app', 'GanFedAvg',
+           'StoppableGrid', 'run_federation', 'run_simulation']
 
 #: The key of the owner's local state (Adam moments, noise generator) in Flower's ``context.state``.
 LOCAL_STATE = 'bearer-gan-local-state'
+
+
+class FederationStopped(Exception):
+    """Raised in the ``ServerApp`` when a stop was requested: the last finished round is checkpointed."""
 
 
 # docs: client
@@ -67,21 +72,31 @@ class GanFedAvg(FedAvg):
     Args:
         server: the global networks and their outputs.
         first_round: the number of the first round :meth:`start` runs.
+        stop: when set, the next round is not started and a round in progress is not averaged
+            (:class:`FederationStopped` is raised).
     """
 
-    def __init__(self, server: FederatedServer, first_round: int = 1):
+    def __init__(self, server: FederatedServer, first_round: int = 1, stop: Optional[threading.Event] = None):
         nodes = server.config.nodes
         super().__init__(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=nodes, min_available_nodes=nodes)
         self.server, self.offset = server, first_round - 1
+        self.stop = stop or threading.Event()
         self._sent, self._started = 0, 0.0
 
+    def _check_stop(self, server_round):
+        if self.stop.is_set():
+            raise FederationStopped(f'stopped before finishing round {server_round + self.offset}; '
+                                    f'round {self.server.round} is the last one checkpointed')
+
     def configure_train(self, server_round, arrays, config, grid):
+        self._check_stop(server_round)
         self._started = time.perf_counter()
         messages = list(super().configure_train(server_round + self.offset, arrays, config, grid))
         self._sent = arrays.count_bytes() * len(messages)
         return messages
 
     def aggregate_train(self, server_round, replies):
+        self._check_stop(server_round)
         replies = list(replies)
         answered = [reply for reply in replies if not reply.has_error() and 'arrays' in reply.content]
         if not answered:
@@ -98,16 +113,17 @@ class GanFedAvg(FedAvg):
 
 
 # docs: server
-def run_federation(grid: Grid, server: FederatedServer) -> FederatedServer:
-    """Run the rounds a started (or resumed) server has left with :class:`GanFedAvg`."""
+def run_federation(grid: Grid, server: FederatedServer, stop: Optional[threading.Event] = None) -> FederatedServer:
+    """Run the rounds a started (or resumed) server has left with :class:`GanFedAvg`; with a ``stop``
+    event, setting it ends the run early (:class:`FederationStopped`)."""
     if not server.finished:
-        GanFedAvg(server, first_round=server.round + 1).start(
-            grid=grid, initial_arrays=ArrayRecord(server.weights), num_rounds=server.config.rounds - server.round,
-            train_config=ConfigRecord(server.config.client_config()))
+        GanFedAvg(server, first_round=server.round + 1, stop=stop).start(
+            grid=grid if stop is None else StoppableGrid(grid, stop), initial_arrays=ArrayRecord(server.weights),
+            num_rounds=server.config.rounds - server.round, train_config=ConfigRecord(server.config.client_config()))
     return server
 
 
-def make_server_app(server: Optional[FederatedServer] = None) -> ServerApp:
+def make_server_app(server: Optional[FederatedServer] = None, stop: Optional[threading.Event] = None) -> ServerApp:
     """A ``ServerApp`` that runs ``server``'s remaining rounds; with None, it builds and starts the server
     from the run config Flower gives it (``flwr run``), whose key ``resume`` says whether to continue
     from the checkpoint in ``out``."""
@@ -120,13 +136,41 @@ def make_server_app(server: Optional[FederatedServer] = None) -> ServerApp:
             settings = dict(context.run_config)
             started = FederatedServer(FederatedConfig.from_flower(settings))
             started.start(resume=bool(settings.get('resume', False)))
-        run_federation(grid, started)
+        run_federation(grid, started, stop)
 
     return app
 
 
 server_app = make_server_app()
 # docs: end server
+
+
+class StoppableGrid:
+    """A Flower ``Grid`` whose ``send_and_receive`` stops waiting for replies as soon as ``stop`` is set.
+
+    Flower's own waits up to the round's timeout (an hour by default), also for owners that a
+    Ctrl-C has already stopped; this one polls the same ``push_messages`` / ``pull_messages``.
+    Everything else is the wrapped grid's.
+    """
+
+    def __init__(self, grid: Grid, stop: threading.Event):
+        self._grid, self._stop = grid, stop
+        self._poll_seconds = getattr(grid, 'pull_interval', 3.0)  # the in-memory grid's own, or the HTTP grid's 3 s
+
+    def __getattr__(self, name):
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: Optional[float] = None) -> Iterable[Message]:
+        waiting = set(self._grid.push_messages(messages))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        replies = []
+        while waiting and not self._stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            received = list(self._grid.pull_messages(waiting))
+            replies.extend(received)
+            waiting -= {reply.metadata.reply_to_message_id for reply in received}
+            if waiting:
+                self._stop.wait(self._poll_seconds)
+        return replies
 
 
 # docs: simulation
@@ -136,6 +180,10 @@ def run_simulation(config: FederatedConfig, resume: bool = False, verbose: bool 
     The server starts (round 0, or the checkpoint) here, before Ray does; then this process runs
     the ``ServerApp`` and Ray actors (one CPU each) run the ``ClientApp`` for ``config.nodes``
     virtual SuperNodes, whose node configs hold ``partition-id`` 0, 1, ...
+
+    Ctrl-C stops it: the ``ServerApp`` finishes writing the round it is scoring, if any, starts no
+    other, and :class:`KeyboardInterrupt` is raised once it has ended; ``resume=True`` continues
+    after the last finished round.
 
     Raises:
         Whatever the server raised (a checkpoint in the way or missing, a round no owner finished).
@@ -151,7 +199,12 @@ def run_simulation(config: FederatedConfig, resume: bool = False, verbose: bool 
     backend_config = {'client_resources': {'num_cpus': 1, 'num_gpus': gpus},
                       'init_args': {'num_cpus': cpus, 'include_dashboard': False,
                                     'logging_level': 'INFO' if verbose else 'ERROR'}}
-    flower_simulation(server_app=make_server_app(server), client_app=client_app, num_supernodes=config.nodes,
-                      backend_config=backend_config, verbose_logging=verbose)
+    stop = threading.Event()
+    try:
+        flower_simulation(server_app=make_server_app(server, stop), client_app=client_app,
+                          num_supernodes=config.nodes, backend_config=backend_config, verbose_logging=verbose)
+    except BaseException:
+        stop.set()  # the ServerApp thread ends at its next check instead of waiting for stopped owners
+        raise
     return server
 # docs: end simulation
