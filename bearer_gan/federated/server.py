@@ -94,7 +94,7 @@ class FederatedServer:
     def __init__(self, config: FederatedConfig, device: Optional[str] = None, log: Callable[[str], None] = print):
         self.config, self.log = config, log
         self.device = device or config.device or bearer_gan.default_device()
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng():  # the caller's random state (CPU and CUDA) stays as it was
             torch.manual_seed(config.seed)  # the initial networks of a centralized run with this seed
             self.generator, self.discriminator = bearer_gan.build_models(config.model, config.noise_size)
         self.generator.to(self.device)
