@@ -99,7 +99,11 @@ def test_classes_per_owner_properties(owners, classes, per_class, k, seed):
 def test_iid_and_dirichlet_are_complete_partitions(owners, alpha, seed):
     labels = torch.arange(5).repeat_interleave(40)
     for split in ('iid', f'dirichlet {alpha}'):
-        shards = split_indices(labels, owners, split, seed)
+        try:
+            shards = split_indices(labels, owners, split, seed)
+        except ValueError as error:  # a very small ALPHA for many owners may leave one empty in every draw
+            assert split != 'iid' and alpha < 0.5 and 'left an owner without images' in str(error)
+            continue
         assert_disjoint_sorted(shards, len(labels))
         assert sum(len(shard) for shard in shards) == len(labels)
 
