@@ -31,6 +31,8 @@ extensions = [
 intersphinx_mapping = {}
 nitpicky = False
 
+# bearer_gan.federated.app imports Flower, an optional extra: the reference builds without it.
+autodoc_mock_imports = ['flwr']
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'description'
 autodoc_inherit_docstrings = False  # don't copy torchbearer's Callback / Metric docstrings onto every hook
