@@ -28,7 +28,8 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'hypothesis'],
-        'docs': ['sphinx', 'furo'],
+        'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
+        'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
         'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
     },
     entry_points={'console_scripts': ['bearer-gan=bearer_gan.cli.main:main']},
