@@ -118,8 +118,8 @@ class TerminalPreview(Callback):
         grid = make_grid(images, nrow=max(1, round(len(images) ** 0.5)), padding=1, normalize=True,
                          value_range=(-1, 1), pad_value=1.0)
         columns = shutil.get_terminal_size(fallback=(80, 24)).columns - 1
-        text = f'samples at step {step}\n' + render_half_blocks(grid, max(8, min(self.max_width, columns, grid.shape[2])),
-                                                                true_color())
+        width = max(8, min(self.max_width, columns, grid.shape[2]))
+        text = f'samples at step {step}\n' + render_half_blocks(grid, width, true_color())
         from tqdm import tqdm
         with tqdm.external_write_mode(file=stream):
             stream.write(text)

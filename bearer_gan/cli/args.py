@@ -34,7 +34,7 @@ DEFAULTS = dict(
     sample_interval=500,      # steps between sample grids (GIF frames)
     checkpoint_interval=1000,  # steps between checkpoints (also written at the end and on Ctrl-C)
     log_interval=100,         # steps between progress lines when not on a terminal (and TensorBoard scalars)
-    tensorboard=False,        # also write TensorBoard logs into <out>/tensorboard (pip install 'bearer_gan[tensorboard]')
+    tensorboard=False,        # also write TensorBoard logs into <out>/tensorboard (the tensorboard extra)
     dataset='mnist',          # 'mnist' downloads (falls back to 'mnist-5k' offline)
     data_dir='./data',
     out='runs/gan',
@@ -122,7 +122,7 @@ def train_config(args: argparse.Namespace, default_device: str) -> dict:
 
 
 def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Set[str]:
-    """The destinations of the flags that ``argv`` gives (abbreviated or not), as opposed to those left at their defaults."""
+    """The destinations of the flags that ``argv`` gives (abbreviated or not), not those left at their defaults."""
     defaults = {action: action.default for action in parser._actions}
     try:
         for action in defaults:

@@ -1,4 +1,5 @@
-"""``config.json``: the format a run's configuration is recorded in, how older ones are read, and what makes two runs the same.
+"""``config.json``: the format a run's configuration is recorded in, how older ones are read, and what makes
+two runs the same.
 
 A run's ``config.json`` records every training flag it used (:data:`~bearer_gan.cli.args.DEFAULTS`),
 the device, the format number :data:`CONFIG_FORMAT` and what the run trained on (``data``, from
@@ -82,7 +83,7 @@ def same_run(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
 
 
 def run_difference(recorded: Mapping[str, Any], config: Mapping[str, Any], limit: int = 3) -> str:
-    """The flags in which ``config`` differs from the run ``recorded``, as ``--steps 20 (the run: 30)``, at most ``limit``."""
+    """The flags in which ``config`` differs from the run ``recorded``: ``--steps 20 (the run: 30)``, at most ``limit``."""
     try:
         old = run_identity(upgrade_config(recorded))
     except ValueError as error:

@@ -175,7 +175,7 @@ def _resumed_config(args) -> tuple:
     config = train_args.train_config(args, default_device())
     recorded = run_dir.recorded_config(args.out)
     if args.overwrite or recorded is None or not same_run(recorded, config) or not _has_checkpoint(args.out):
-        run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out as it was
+        run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out alone
         return config, None
     config = dict(run_dir.read_config(args.out, set(train_args.DEFAULTS) | {'device'}), device=config['device'])
     return config, args.out
