@@ -167,7 +167,7 @@ def _has_checkpoint(folder: str) -> bool:
 
 
 def _resumed_config(args) -> tuple:
-    """``(config, run folder)`` of the run to resume, or ``(None, None)`` for a new run."""
+    """``(config, run folder)`` of the run to resume, or ``(config, None)`` for a new run."""
     if args.resume:
         config = run_dir.read_config(args.resume, set(train_args.DEFAULTS) | {'device'})
         config.update({name: getattr(args, name) for name in RESUME_FLAGS if name in args.given and name in config})
