@@ -28,7 +28,8 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'hypothesis'],
-        'docs': ['sphinx', 'furo'],
+        'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
+        'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
         'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
         # federated training on Flower (bearer_gan.federated); the core never imports flwr
         'federated': ['flwr>=1.42,<1.43'],

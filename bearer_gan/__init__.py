@@ -6,12 +6,14 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
-                        load_generator, steps_done, write_gif)
+from .callbacks import (FixedNoiseSampler, GeneratorEMA, LinePrinter, LossHistory, ProgressGif, RealImageGrid,
+                        SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history, steps_done,
+                        write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
-from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
-from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, dataset_batches,
-                   image_batches, load_dataset, load_folder, load_mnist, memory_budget, streamed_batches, to_unit_range)
+from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint, upgrade_checkpoint
+from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, data_fingerprint,
+                   dataset_batches, fingerprint_difference, image_batches, load_dataset, load_folder, load_mnist,
+                   memory_budget, streamed_batches, to_unit_range)
 from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer, class_coverage, conditional_accuracy,
                          evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
                          scorer_for)
@@ -28,13 +30,16 @@ __version__ = '0.1.0'
 
 __all__ = [
     'keys',
-    'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
-    'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
-    'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
+    'FixedNoiseSampler', 'GeneratorEMA', 'LinePrinter', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
+    'TensorBoardLogger', 'TerminalPreview',
+    'eval_mode', 'generate', 'load_generator', 'read_history', 'sampling_generator', 'save_grid', 'steps_done',
+    'write_gif',
+    'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint', 'upgrade_checkpoint',
     'LeNetClassifier', 'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
-    'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
-    'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder', 'memory_budget', 'streamed_batches',
+    'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'data_fingerprint', 'fingerprint_difference',
+    'image_batches', 'load_dataset', 'load_mnist', 'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder',
+    'memory_budget', 'streamed_batches',
     'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
     'frechet_distance', 'scorer_for', 'FidEvaluator',
     'atomic_path', 'write_json',

@@ -107,7 +107,9 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     A second Ctrl-C interrupts mid-step: ``on_end`` still writes the outputs, but no checkpoint.
 
     Returns:
-        the trial's history (a dict of metrics per completed epoch).
+        the trial's history: a dict of metrics per call, also when a callback stopped training early
+        (torchbearer's ``STOP_TRAINING``, e.g. :class:`~torchbearer.callbacks.EarlyStopping`), each
+        with ``'step'``, the updates made when it ended.
 
     Raises:
         NonFiniteLossError: after a clean stop at the first step whose losses are not finite.
@@ -122,7 +124,7 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     trial.with_train_generator(train_batches, steps=remaining)
     try:
         with stop_requests(guard):
-            history = trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
+            trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
     except KeyboardInterrupt:
         state = guard.run_state if guard.run_state is not None else trial.state
         for callback in state[torchbearer.CALLBACK_LIST]:
@@ -132,8 +134,24 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     finally:
         if guard.run_state is not None:
             trial.state[keys.STEP] = guard.run_state[keys.STEP]
+    history = trial.state[torchbearer.HISTORY]
+    _record_epoch(trial, guard.run_state)
     if keys.NON_FINITE in guard.run_state:
         raise NonFiniteLossError(*guard.run_state[keys.NON_FINITE])
     if guard.stopped_by_request:
         raise KeyboardInterrupt(f'stopped after step {trial.state[keys.STEP]}')
     return history
+
+
+def _record_epoch(trial: torchbearer.Trial, run_state) -> None:
+    """Give the epoch just run its history entry, with the step it ended at.
+
+    torchbearer appends an epoch's metrics to the history only when the epoch runs to its end; an
+    epoch that a callback stopped (``STOP_TRAINING``) has its final metrics in the run's state but
+    no entry, so a run stopped early would return an empty history.
+    """
+    history = trial.state[torchbearer.HISTORY]
+    if len(history) < run_state[torchbearer.EPOCH] + 1:
+        steps_run = {str(torchbearer.TRAIN_STEPS): run_state[torchbearer.BATCH] + 1}
+        history.append(dict(run_state[torchbearer.METRICS], **steps_run))
+    history[-1]['step'] = run_state[keys.STEP]

@@ -24,6 +24,7 @@ extensions = [
     'sphinx.ext.napoleon',
     'sphinx.ext.intersphinx',
     'sphinx.ext.viewcode',
+    'sphinxarg.ext',  # sphinx-argparse: docs/cli.rst, generated from bearer_gan.cli.main.build_parser()
 ]
 
 # The build must not need the network: no inventories are fetched, and references such as

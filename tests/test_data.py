@@ -24,6 +24,32 @@ def test_embedded_digits_are_real_balanced_mnist():
     assert scaled.min().item() == -1.0 and scaled.max().item() == 1.0
 
 
+def test_the_shared_digits_fixture_holds_every_class(digits):
+    images, labels = digits
+    assert images.shape == (256, 1, 28, 28)
+    assert torch.bincount(labels, minlength=10).min() >= 10  # a seeded draw from all ten digits, not 256 zeros
+
+
+def test_a_fingerprint_names_the_set_counts_it_and_changes_with_one_pixel_or_label():
+    images, labels = bearer_gan.load_mnist('mnist-5k')
+    data = bearer_gan.ImageData(images.unsqueeze(1), labels, None, 'mnist-5k')
+    recorded = bearer_gan.data_fingerprint(data)
+    assert recorded['dataset'] == 'mnist-5k' and recorded['images'] == 5000 and len(recorded['sha256']) == 64
+    assert bearer_gan.data_fingerprint(bearer_gan.ImageData(images.unsqueeze(1).clone(), labels.clone(), None,
+                                                            'mnist-5k')) == recorded
+    assert bearer_gan.fingerprint_difference(recorded, recorded) is None
+    pixel = images.unsqueeze(1).clone()
+    pixel[123, 0, 14, 14] ^= 1
+    relabelled = labels.clone()
+    relabelled[7] = (relabelled[7] + 1) % 10
+    for changed in (bearer_gan.ImageData(pixel, labels, None, 'mnist-5k'),
+                    bearer_gan.ImageData(images.unsqueeze(1), relabelled, None, 'mnist-5k')):
+        assert 'differ' in bearer_gan.fingerprint_difference(recorded, bearer_gan.data_fingerprint(changed))
+    fewer = bearer_gan.data_fingerprint(bearer_gan.ImageData(images[:100].unsqueeze(1), labels[:100], None, 'mnist-5k'))
+    assert '100 were loaded' in bearer_gan.fingerprint_difference(recorded, fewer)
+    assert "'mnist'" in bearer_gan.fingerprint_difference(recorded, dict(recorded, dataset='mnist'))
+
+
 def take(batches, count):
     iterator = iter(batches)
     return [next(iterator)[1].tolist() for _ in range(count)]

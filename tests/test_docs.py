@@ -176,6 +176,13 @@ def test_api_reference_has_every_module():
     assert modules - documented == set()
 
 
+def test_the_cli_reference_is_generated_from_the_parser():
+    from bearer_gan.cli.main import build_parser
+    text = (DOCS / 'cli.rst').read_text()
+    assert re.search(r'^\.\. argparse::\n   :module: bearer_gan\.cli\.main\n   :func: build_parser$', text, re.M)
+    assert set(build_parser().commands) == {'train', 'sample', 'evaluate'}
+
+
 def test_outputs_table_lists_every_run_output():
     text = (DOCS / 'recipes.rst').read_text()
     assert [name for name in cli.RUN_OUTPUTS if f'``{name}``' not in text and f'``{name}/' not in text] == []

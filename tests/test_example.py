@@ -39,18 +39,19 @@ def test_example_trains_writes_every_output_and_sample_reads_the_run(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 300 and all(np.isfinite(float(row['g_loss'])) for row in rows)
 
-    # the same command again is the same run: accepted, and it rewrites the same outputs
-    run(ROOT / 'examples' / 'gan.py', '--dataset', 'mnist-5k', '--model', 'tutorial', '--steps', '300',
-        '--sample-interval', '100', '--device', 'cpu', '--out', out)
+    # the same command again is the same run, finished: nothing is retrained or deleted
+    again = run(ROOT / 'examples' / 'gan.py', '--dataset', 'mnist-5k', '--model', 'tutorial', '--steps', '300',
+                '--sample-interval', '100', '--device', 'cpu', '--no-eval', '--out', out)
+    assert f'{out} already trained all 300 steps' in again.stdout
     with open(out / 'history.csv') as handle:
-        assert list(csv.DictReader(handle)) == rows  # seeded CPU runs repeat exactly
+        assert list(csv.DictReader(handle)) == rows
 
     result = run('-m', 'bearer_gan', 'sample', '--run', out, '--n', '100', '--out', tmp_path / 'x.npy',
                  '--grid', tmp_path / 'grid.png')
     images = np.load(tmp_path / 'x.npy')
     assert images.shape == (100, 28, 28) and images.dtype == np.float32
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.1
-    assert iio.imread(tmp_path / 'grid.png').ndim >= 2
+    assert iio.imread(tmp_path / 'grid.png').shape == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2, 3)  # 64 of them, 8 x 8
 
     scores = json.loads(run('-m', 'bearer_gan', 'evaluate', '--run', out, '--n', '500').stdout)
     assert json.loads((out / 'eval.json').read_text()) == scores
@@ -58,10 +59,10 @@ def test_example_trains_writes_every_output_and_sample_reads_the_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_configuration_finishes_offline_within_ten_minutes(tmp_path):
+def test_default_configuration_finishes_offline(tmp_path):
     """The command a new user runs, with no flags (slow: the full default run)."""
     out = tmp_path / 'run'
-    run(ROOT / 'examples' / 'gan.py', '--out', out, '--data-dir', tmp_path / 'data', timeout=600)
+    run(ROOT / 'examples' / 'gan.py', '--out', out, '--data-dir', tmp_path / 'data', timeout=1800)  # a guard, not a claim
     assert all((out / name).exists() for name in OUTPUTS)
 
 

@@ -450,3 +450,14 @@ def test_the_memory_benchmark_runs(benchmark, capsys):
     out = capsys.readouterr().out
     for case in benchmark.MEMORY_CASES[1:]:
         assert f'  {case} ' in out and 'x the array' in out, out
+
+
+def test_a_folder_is_fingerprinted_alike_in_memory_and_streamed_and_a_changed_file_shows(twenty_images, tmp_path):
+    streamed = load(twenty_images, tmp_path / 'data', image_size=10, memory_limit=0)
+    in_memory = load(twenty_images, tmp_path / 'data', image_size=10)
+    first = bearer_gan.data_fingerprint(streamed)
+    assert first == bearer_gan.data_fingerprint(in_memory) and first['images'] == len(streamed) == 20
+    changed = sorted(Path(twenty_images).rglob('*.png'))[0]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10 ** 9))
+    assert bearer_gan.fingerprint_difference(first, bearer_gan.data_fingerprint(streamed)).startswith(
+        'the images loaded now differ')

@@ -55,6 +55,7 @@ class FixedNoiseSampler(Callback):
         self.frame_steps: List[int] = []
         self.fixed_noise = None
         self.step = 0
+        self.images = None  # the last frame's images, (num_images, C, H, W) in [-1, 1], for other displays
 
     def frame_path(self, step: int) -> str:
         """Where the frame of ``step`` is written."""
@@ -99,6 +100,7 @@ class FixedNoiseSampler(Callback):
             images = generator(self.fixed_noise)
         save_grid(images, self.frame_path(step), self.nrow)
         self.frame_steps.append(step)
+        self.images = images
 
 
 class ProgressGif(Callback):

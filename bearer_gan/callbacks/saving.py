@@ -10,7 +10,7 @@ from ..files import atomic_path
 from ..models import build_from_spec, read_model_spec
 from ..sampling import sampling_generator
 
-__all__ = ['SaveModels', 'load_generator']
+__all__ = ['SaveModels', 'GeneratorFileError', 'load_generator']
 
 
 class SaveModels(Callback):
@@ -46,6 +46,10 @@ class SaveModels(Callback):
                 torch.save({**spec, 'state_dict': network.state_dict()}, temporary)
 
 
+class GeneratorFileError(ValueError):
+    """A ``generator.pt`` that is truncated, corrupt or not a bearer_gan generator (the message names it)."""
+
+
 def load_generator(run_dir: str, device: str = 'cpu') -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """Rebuild the generator that :class:`SaveModels` wrote into ``run_dir``, in eval mode, on ``device``.
 
@@ -56,15 +60,20 @@ def load_generator(run_dir: str, device: str = 'cpu') -> Tuple[torch.nn.Module, 
 
     Raises:
         FileNotFoundError: when ``run_dir`` holds no ``generator.pt``.
-        ValueError: when the file is truncated, corrupt or not a bearer_gan generator (the message names it).
+        GeneratorFileError: (a :class:`ValueError`) when the file is truncated, corrupt or not a
+            bearer_gan generator (the message names it). Other errors are bugs and propagate.
     """
     path = os.path.join(run_dir, 'generator.pt')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{run_dir!r} holds no generator.pt; train one with bearer-gan train --out {run_dir}')
     try:
         saved = torch.load(path, map_location=device, weights_only=True)  # a dict of str, int, lists and tensors
-        generator = build_from_spec(saved)[0]
+    except Exception as error:  # truncated or garbage: whatever torch.load raises says only that
+        raise GeneratorFileError(f'cannot load {path!r}: {type(error).__name__}: {error}') from error
+    try:
+        spec = read_model_spec(saved)
+        generator = build_from_spec(spec)[0]
         generator.load_state_dict(saved['state_dict'])
-    except Exception as error:  # truncated, garbage or foreign: name the file rather than show a traceback
-        raise ValueError(f'cannot load {path!r}: {type(error).__name__}: {error}') from error
-    return generator.to(device).eval(), read_model_spec(saved)
+    except (ValueError, KeyError, RuntimeError) as error:  # no spec, a spec no model has, weights that do not fit
+        raise GeneratorFileError(f'cannot load {path!r}: {type(error).__name__}: {error}') from error
+    return generator.to(device).eval(), spec

@@ -6,14 +6,16 @@
 import argparse
 import os
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Set
 
 from ..closures import PRECISIONS
 from ..data import DATASETS
 from ..models import DEFAULT_LATENT_DIM, MODELS
 from . import parsing
+from .config import CONFIG_FORMAT, DISPLAY_FLAGS, RESUME_FLAGS, resolve_config
 
-__all__ = ['DEFAULTS', 'CONFIG_EXCLUDED', 'add_train_arguments', 'check_train_args', 'parse_train_args', 'train_config']
+__all__ = ['DEFAULTS', 'CONFIG_EXCLUDED', 'add_train_arguments', 'check_train_args', 'parse_train_args', 'train_config',
+           'given_flags']
 
 # docs: constants
 #: Defaults for every flag: the configuration ``bearer-gan train`` trains with no flags.
@@ -31,6 +33,8 @@ DEFAULTS = dict(
     compile=False,            # torch.compile both networks: for GPUs (slower than eager for these MLPs on a small CPU)
     sample_interval=500,      # steps between sample grids (GIF frames)
     checkpoint_interval=1000,  # steps between checkpoints (also written at the end and on Ctrl-C)
+    log_interval=100,         # steps between progress lines when not on a terminal (and TensorBoard scalars)
+    tensorboard=False,        # also write TensorBoard logs into <out>/tensorboard (the tensorboard extra)
     dataset='mnist',          # 'mnist' downloads (falls back to 'mnist-5k' offline); or a folder of images
     data_dir='./data',        # where data sets are downloaded and folders cached
     image_size=None,          # resize the shorter side and centre-crop square; None keeps the data set's size
@@ -43,7 +47,7 @@ DEFAULTS = dict(
 # docs: end constants
 
 #: Flags that steer one invocation but are not part of the run, so ``config.json`` leaves them out.
-CONFIG_EXCLUDED = ('overwrite', 'no_eval', 'resume')
+CONFIG_EXCLUDED = ('overwrite', 'no_eval', 'resume', 'quiet', 'preview', 'given')
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -69,8 +73,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help='steps between sample grids')
     parser.add_argument('--checkpoint-interval', type=parsing.positive_int, default=DEFAULTS['checkpoint_interval'],
                         help='steps between checkpoints')
+    parser.add_argument('--log-interval', type=parsing.positive_int, default=DEFAULTS['log_interval'],
+                        help='steps between progress lines in a log (not on a terminal) and TensorBoard scalars')
+    parser.add_argument('--quiet', action='store_true', help='print only errors and the final summary')
+    parser.add_argument('--preview', action='store_true',
+                        help='draw each sample grid in the terminal (nothing when not on a terminal)')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help="write TensorBoard logs into OUT/tensorboard (pip install 'bearer_gan[tensorboard]')")
     parser.add_argument('--resume', metavar='RUN_DIR', type=parsing.existing_dir,
-                        help="continue a stopped run with its own config.json (takes no other flags)")
+                        help='continue a stopped run with its own config.json; takes only --steps (to extend it), '
+                             '--device, --no-eval, --sample-interval, --log-interval, --quiet and --preview')
     parser.add_argument('--dataset', type=parsing.dataset_or_folder(DATASETS), default=DEFAULTS['dataset'],
                         metavar=f"{{{','.join(DATASETS)}}} or FOLDER",
                         help='a data set by name, or a folder of images (one sub-folder per class, or flat)')
@@ -102,9 +114,12 @@ def check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     Args:
         argv: the arguments as given, to tell flags given from defaults.
     """
-    given = [arg.split('=')[0] for arg in argv if arg.startswith('--')]
-    if args.resume and set(given) - {'--resume'}:
-        parser.error(f"--resume continues a run with its own config.json and takes no other flags, got {' '.join(given)}")
+    if args.resume:
+        refused = sorted(args.given - {'resume'} - set(RESUME_FLAGS) - set(DISPLAY_FLAGS))
+        if refused:
+            allowed = ', '.join('--' + name.replace('_', '-') for name in RESUME_FLAGS + DISPLAY_FLAGS)
+            parser.error(f"--resume continues a run with its own config.json and takes only {allowed}; "
+                         f"got {', '.join('--' + name.replace('_', '-') for name in refused)}")
     if args.train_generator_only and args.train_discriminator_only:
         parser.error('--train-generator-only and --train-discriminator-only exclude each other')
     if args.real_label > 1:
@@ -114,15 +129,30 @@ def check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 
 
 def train_config(args: argparse.Namespace, default_device: str) -> dict:
-    """The run's configuration, as ``config.json`` records it: every flag but :data:`CONFIG_EXCLUDED`."""
+    """The run's configuration, as ``config.json`` records it: every flag but :data:`CONFIG_EXCLUDED`, with
+    the values that default to others resolved (:func:`~bearer_gan.cli.config.resolve_config`)."""
     config = {name: value for name, value in vars(args).items() if name not in CONFIG_EXCLUDED}
     config['device'] = args.device or default_device
-    return config
+    config['config_format'] = CONFIG_FORMAT
+    return resolve_config(config)
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Set[str]:
+    """The destinations of the flags that ``argv`` gives (abbreviated or not), not those left at their defaults."""
+    defaults = {action: action.default for action in parser._actions}
+    try:
+        for action in defaults:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_known_args(list(argv))[0]))
+    finally:
+        for action, default in defaults.items():
+            action.default = default
 
 
 def parse_train_args(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
     """Parse ``argv`` with the training flags of ``parser`` and check them."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.given = given_flags(parser, argv)
     check_train_args(parser, args, argv)
     return args

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ..callbacks import load_generator
+from ..callbacks.saving import GeneratorFileError, load_generator
 from ..files import write_json
 from ..sampling import generate, save_grid
 from . import parsing, run_dir
@@ -24,7 +24,7 @@ __all__ = ['add_sample_arguments', 'add_evaluate_arguments', 'sample', 'evaluate
 def _load(run: str, device: str):
     try:
         return load_generator(run, device)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, GeneratorFileError) as error:  # not every ValueError: a bug must show its traceback
         raise parsing.UsageError(str(error))
 
 

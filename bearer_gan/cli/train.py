@@ -17,9 +17,12 @@ import torch
 import torchbearer
 
 from .. import keys
-from ..checkpoint import CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
+from ..checkpoint import (CHECKPOINT, PREVIOUS_CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint,
+                          restore_checkpoint)
 from ..callbacks import FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels
-from ..data import DatasetError, ImageData, dataset_batches, load_dataset, memory_budget
+from ..callbacks.tensorboard import TENSORBOARD_MISSING, TensorBoardLogger, tensorboard_available, write_scores
+from ..data import (DatasetError, ImageData, data_fingerprint, dataset_batches, fingerprint_difference, load_dataset,
+                    memory_budget)
 from ..evaluation import evaluate_run
 from ..files import write_json
 from ..losses import discriminator_loss, generator_loss
@@ -28,9 +31,11 @@ from ..safety import NonFiniteLossError
 from ..trial import default_device, gan_adam, gan_trial, run_gan
 from . import args as train_args
 from . import parsing, run_dir
+from .config import RESUME_FLAGS, same_run
+from .display import display_callbacks, progress_verbosity
 
 __all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
-           'parse', 'prepare', 'clean_exits', 'score_summary', 'report', 'main']
+           'parse', 'prepare', 'record_data', 'clean_exits', 'score_summary', 'report', 'main']
 
 
 # docs: data
@@ -73,19 +78,25 @@ def make_models(config: dict, spec: dict):
 
 
 # docs: callbacks
-def make_callbacks(config: dict, spec: dict) -> List[torchbearer.callbacks.Callback]:
+def make_callbacks(config: dict, spec: dict, *, quiet: bool = False,
+                   preview: bool = False) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
-    and the checkpoint comes last, once every other callback has written its outputs."""
+    and the checkpoint comes last, once every other callback has written its outputs. What is
+    printed depends on where (:func:`~bearer_gan.cli.display.display_callbacks`)."""
     out = config['out']
     averaging = [GeneratorEMA(config['ema_decay'])] if config['ema_decay'] > 0 else []
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config['sample_interval'], seed=config['seed'])
+    logs = ([TensorBoardLogger(os.path.join(out, 'tensorboard'), config['log_interval'], sampler)]
+            if config['tensorboard'] else [])
     return averaging + [
         sampler,
         ProgressGif(sampler, os.path.join(out, 'progress.gif')),
         RealImageGrid(os.path.join(out, 'real.png')),
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png')),
         SaveModels(out, spec),
-        report_discriminator,
+        *logs,
+        *display_callbacks(config, sampler, quiet=quiet, preview=preview),  # log lines, a terminal preview
+        *([] if quiet else [report_discriminator]),
         GANCheckpoint(out, config['checkpoint_interval']),
     ]
 
@@ -99,10 +110,13 @@ def report_discriminator(state):
 
 
 # docs: training
-def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None):
+def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None, *, quiet: bool = False,
+          preview: bool = False):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
-    With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
+    With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it
+    stopped. On a terminal torchbearer draws its progress bar (``verbose=2``); elsewhere the run
+    prints log lines instead (:mod:`bearer_gan.cli.display`); ``quiet`` prints neither.
     """
     torch.manual_seed(config['seed'])
     spec = make_spec(config, data)
@@ -113,7 +127,8 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
         d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config, spec), device=config['device'])
+        callbacks=make_callbacks(config, spec, quiet=quiet, preview=preview), device=config['device'],
+        verbose=progress_verbosity(quiet))
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint)
     return run_gan(trial, batches, config['steps'])
@@ -131,10 +146,18 @@ def parse(argv: Optional[List[str]] = None, prog: Optional[str] = None):
 
 
 def prepare(args, parser) -> tuple:
-    """The run to train: ``(config, checkpoint, data, batches)``. For ``--resume``, the run's own
-    ``config.json`` and newest readable checkpoint; else a new configuration, after checking that
-    ``--out`` may take it. ``--out`` is only written once the data has loaded. A problem the user
-    can fix (a folder, the data, a checkpoint) ends the program with one line and exit code 2.
+    """The run to train: ``(config, checkpoint, data, batches)``.
+
+    * ``--resume RUN``: the run's own ``config.json`` (with the flags ``--resume`` takes) and its
+      newest readable checkpoint.
+    * A folder ``--out`` that holds this very run (the same command again, e.g. a requeued job)
+      with a checkpoint: that run, resumed, and one line that says so. Nothing is deleted;
+      ``--overwrite`` is the only way to start over.
+    * Else a new configuration, after checking that ``--out`` may take it.
+
+    A resumed run must find the data it trained on (:func:`~bearer_gan.data.data_fingerprint`).
+    ``--out`` is only written once the data has loaded. A problem the user can fix (a folder, the
+    data, a checkpoint) ends the program with one line and exit code 2.
     """
     warnings.showwarning = lambda message, *_, **__: _warn(message)
     try:
@@ -143,16 +166,34 @@ def prepare(args, parser) -> tuple:
         parsing.fail(parser.prog, error)
 
 
-def _prepare(args):
-    checkpoint = None
+def _has_checkpoint(folder: str) -> bool:
+    return any(os.path.exists(os.path.join(folder, name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT))
+
+
+def _resumed_config(args) -> tuple:
+    """``(config, run folder)`` of the run to resume, or ``(config, None)`` for a new run."""
     if args.resume:
         config = run_dir.read_config(args.resume, set(train_args.DEFAULTS) | {'device'})
-        run_dir.writable_dir(args.resume)
-        checkpoint, path = load_checkpoint(args.resume, warn=_warn)
-        print(f'resuming {args.resume} from {path} at step {checkpoint["step"]} of {config["steps"]}')
-    else:
-        config = train_args.train_config(args, default_device())
-        run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out as it was
+        config.update({name: getattr(args, name) for name in RESUME_FLAGS if name in args.given and name in config})
+        return run_dir.check_device(args.resume, dict(config, out=args.resume)), args.resume
+    config = train_args.train_config(args, default_device())
+    recorded = run_dir.recorded_config(args.out)
+    if args.overwrite or recorded is None or not same_run(recorded, config) or not _has_checkpoint(args.out):
+        run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out alone
+        return config, None
+    config = dict(run_dir.read_config(args.out, set(train_args.DEFAULTS) | {'device'}), device=config['device'])
+    return config, args.out
+
+
+def _prepare(args):
+    config, resumed = _resumed_config(args)
+    checkpoint = None
+    if resumed:
+        checkpoint, path = load_checkpoint(resumed, warn=_warn)
+        if checkpoint['step'] > config['steps']:
+            raise parsing.UsageError(f"{resumed!r} is at step {checkpoint['step']}, past --steps {config['steps']}")
+    if config['tensorboard'] and not tensorboard_available():
+        raise parsing.UsageError(TENSORBOARD_MISSING)
     data = make_data(config)
     try:
         make_spec(config, data)
@@ -161,10 +202,44 @@ def _prepare(args):
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
+    record_data(config, data, resumed)
     batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
-    if not args.resume:
+    if resumed:
+        run_dir.write_config(resumed, config)
+        if not args.quiet:
+            print(_resumed_line(args, resumed, path, checkpoint['step'], config['steps']))
+    else:
         run_dir.prepare_out_dir(args.out, config)
     return config, checkpoint, data, batches
+
+
+def record_data(config: dict, data: ImageData, resumed: Optional[str] = None) -> dict:
+    """Record in ``config`` what the run trains on: ``dataset`` becomes the set actually loaded (``mnist-5k``
+    after the offline fallback of ``mnist``) and ``data`` its fingerprint, with the set asked for.
+
+    Raises:
+        UsageError: when resuming a run whose recorded data differ from ``data``.
+    """
+    loaded = data_fingerprint(data)
+    recorded = config.get('data')
+    if resumed and isinstance(recorded, dict):
+        difference = fingerprint_difference(recorded, loaded)
+        if difference:
+            raise parsing.UsageError(f'cannot resume {resumed!r} on different data: {difference}')
+    elif resumed:
+        _warn(f'{resumed} was made by an older version of bearer_gan that did not record its data; '
+              f'from now on it records {loaded["dataset"]} ({loaded["images"]} images)')
+    requested = recorded.get('requested', config['dataset']) if isinstance(recorded, dict) else config['dataset']
+    config.update(dataset=data.name, data=dict(loaded, requested=requested))
+    return config
+
+
+def _resumed_line(args, run: str, path: str, step: int, steps: int) -> str:
+    how = (f'from {path}' if args.resume else
+           f'from {path}: it holds this run (the same command); --overwrite starts it over')
+    if step >= steps:
+        return f'{run} already trained all {steps} steps; nothing to train (--resume {run} --steps N extends it)'
+    return f'resuming {run} at step {step} of {steps} {how}'
 
 
 @contextlib.contextmanager
@@ -202,21 +277,30 @@ def score_summary(scores: dict) -> str:
     return ', '.join(parts)
 
 
-def report(config: dict, history, seconds: float, evaluate: bool = True):
-    """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs."""
-    out, metrics = config['out'], history[-1]
-    print(f'trained to step {config["steps"]} in {seconds:.0f} s on {config["device"]}: '
-          f"running D(x) = {metrics['running_d_x']:.3f}, D(G(z)) = {metrics['running_d_g_z']:.3f}, "
-          f"g_loss = {metrics['running_g_loss']:.3f}, d_loss = {metrics['running_d_loss']:.3f}")
+def report(config: dict, history, seconds: float, evaluate: bool = True, quiet: bool = False):
+    """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs
+    (``quiet``: the summary and the scores only)."""
+    out, metrics = config['out'], (history[-1] if history else {})
+    step = metrics.get('step', config['steps'])
+    means = ', '.join(f'{label} = {metrics[name]:.3f}' for name, label in (
+        ('running_d_x', 'D(x)'), ('running_d_g_z', 'D(G(z))'), ('running_g_loss', 'g_loss'),
+        ('running_d_loss', 'd_loss')) if isinstance(metrics.get(name), (int, float)))
+    ended = f'trained to step {step}' if step >= config['steps'] else f'stopped at step {step} of {config["steps"]}'
+    print(f'{ended} in {seconds:.0f} s on {config["device"]}' + (f': running {means}' if means else ''))
     if evaluate:
         scores = evaluate_run(out, n=10000, device=config['device'])
         write_json(os.path.join(out, 'eval.json'), scores)
         print(score_summary(scores))
+        if config.get('tensorboard'):
+            write_scores(os.path.join(out, 'tensorboard'), scores, step)
+    if quiet:
+        return
     for name, what in (('samples', 'sample grids'), ('progress.gif', 'training GIF'), ('real.png', 'real images'),
                        ('losses.png', 'loss plot'), ('history.csv', 'per-step history'),
                        ('generator.pt', 'generator'), ('discriminator.pt', 'discriminator'),
-                       ('eval.json', 'scores'), ('checkpoint.pt', 'checkpoint')):
-        print(f'{what:>17}: {os.path.join(out, name)}')
+                       ('eval.json', 'scores'), ('checkpoint.pt', 'checkpoint'), ('tensorboard', 'TensorBoard logs')):
+        if name != 'tensorboard' or config.get('tensorboard'):
+            print(f'{what:>17}: {os.path.join(out, name)}')
 
 
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None):
@@ -225,5 +309,5 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None):
     config, checkpoint, data, batches = prepare(args, parser)
     began = time.time()
     with clean_exits(config, parser.prog):
-        history = train(config, data, batches, checkpoint)
-    report(config, history, time.time() - began, evaluate=not args.no_eval)
+        history = train(config, data, batches, checkpoint, quiet=args.quiet, preview=args.preview)
+    report(config, history, time.time() - began, evaluate=not args.no_eval, quiet=args.quiet)

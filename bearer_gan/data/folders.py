@@ -233,4 +233,5 @@ def load_folder(path: str, data_dir: str = './data', image_size: Optional[int] =
                   f'more than the {_bytes(limit)} they may use in memory (--data-memory)', flush=True)
     labels = None if plan['labels'] is None else torch.tensor(plan['labels'], dtype=torch.int64)
     classes = None if plan['classes'] is None else tuple(plan['classes'])
-    return ImageData(images, labels, classes, path)
+    files = FolderImages(path, plan['files'], plan['shape'], plan['image_size'])
+    return ImageData(images, labels, classes, path, files=files)

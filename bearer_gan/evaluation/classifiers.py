@@ -109,12 +109,12 @@ def load_classifier(dataset: str = 'mnist', device: str = 'cpu') -> LeNetClassif
 
     Raises:
         ValueError: for a data set without a shipped classifier.
-        FileNotFoundError: when the weights are missing (run ``scripts/train_classifier.py``).
+        FileNotFoundError: when the weights are missing (an incomplete installation).
     """
     shipped = shipped_classifier(dataset)
     if not shipped.weights.is_file():
         raise FileNotFoundError(f'classifier weights not found at {shipped.weights}; '
-                                f'run scripts/train_classifier.py --dataset {shipped.name} to create them')
+                                'they ship with bearer_gan: reinstall it (pip install --force-reinstall bearer_gan)')
     classifier = LeNetClassifier(len(shipped.class_names))
     classifier.load_state_dict(torch.load(shipped.weights, map_location=device, weights_only=True))
     return classifier.to(device).eval()
@@ -130,6 +130,6 @@ def load_reference_statistics(dataset: str = 'mnist') -> Tuple[np.ndarray, np.nd
     shipped = shipped_classifier(dataset)
     if not shipped.statistics.is_file():
         raise FileNotFoundError(f'reference statistics not found at {shipped.statistics}; '
-                                f'run scripts/train_classifier.py --dataset {shipped.name} to create them')
+                                'they ship with bearer_gan: reinstall it (pip install --force-reinstall bearer_gan)')
     with np.load(shipped.statistics) as stats:
         return stats['mu'], stats['sigma']
