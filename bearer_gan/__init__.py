@@ -6,8 +6,8 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
-                        load_generator, steps_done, write_gif)
+from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif,
+                        RealImageGrid, SaveModels, load_generator, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .classifier import MnistClassifier, load_classifier
@@ -16,19 +16,23 @@ from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, imag
 from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
 from .evaluation_callback import FidEvaluator
 from .files import atomic_path, write_json
-from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
-from .metrics import StateValue, gan_metrics
+from .compatibility import check_callbacks
+from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_loss, discriminator_loss_from_logits,
+                     generator_criterion, generator_loss, generator_loss_from_logits, register_loss)
+from .metrics import StateValue, gan_metrics, reported_quantities
+from .penalties import GradientPenalty, Penalty, R1Penalty, gradient_penalty, r1_penalty
 from .models import DEFAULT_LATENT_DIM, MODELS, build_models
 from .safety import NonFiniteLossError, TrainingGuard
-from .sampling import eval_mode, generate, sampling_generator, save_grid
+from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
 
 __version__ = '0.1.0'
 
 __all__ = [
     'keys',
-    'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
-    'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
+    'FixedNoiseSampler', 'GeneratorEMA', 'LearningRateSchedule', 'LossHistory', 'ProgressGif', 'RealImageGrid',
+    'SaveModels', 'class_rows', 'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid',
+    'steps_done', 'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
     'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
@@ -36,8 +40,11 @@ __all__ = [
     'to_unit_range',
     'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
     'atomic_path', 'write_json',
-    'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
-    'StateValue', 'gan_metrics',
+    'check_callbacks',
+    'LOSSES', 'GANLoss', 'discriminator_criterion', 'discriminator_loss', 'discriminator_loss_from_logits',
+    'generator_criterion', 'generator_loss', 'generator_loss_from_logits', 'register_loss',
+    'StateValue', 'gan_metrics', 'reported_quantities',
+    'GradientPenalty', 'Penalty', 'R1Penalty', 'gradient_penalty', 'r1_penalty',
     'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',

@@ -9,7 +9,9 @@ from .ema import GeneratorEMA
 from .history import LossHistory, plot_history
 from .progress import FixedNoiseSampler, ProgressGif, RealImageGrid, steps_done, write_gif
 from .saving import SaveModels, load_generator
+from .schedule import SCHEDULES, LearningRateSchedule
 
 __all__ = ['GeneratorEMA', 'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'LossHistory', 'SaveModels',
+           'LearningRateSchedule', 'SCHEDULES',
            'load_generator', 'plot_history', 'steps_done', 'write_gif',
            'eval_mode', 'generate', 'sampling_generator', 'save_grid']
