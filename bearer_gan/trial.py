@@ -22,7 +22,7 @@ from .closures import gan_closure
 from .compatibility import check_callbacks
 from .losses import GANLoss, get_loss
 from .metrics import gan_metrics, reported_quantities
-from .penalties import Penalty, R1Penalty, with_penalties
+from .penalties import Penalty, loss_penalties, with_penalties
 from .safety import NonFiniteLossError, TrainingGuard, stop_requests
 
 __all__ = ['default_device', 'gan_adam', 'gan_trial', 'run_gan']
@@ -99,17 +99,11 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         raise ValueError(f'real_label belongs to the bce loss; the {loss_name} loss has no target for real images')
     if real_label is not None and not 0.0 < real_label <= 1.0:
         raise ValueError(f'real_label must be in (0, 1], got {real_label}')
-    if gp_weight is not None and gan_loss.penalty is None:
-        raise ValueError(f'gp_weight belongs to the wgan-gp loss; the {loss_name} loss has no gradient penalty')
-    if r1_gamma < 0:
-        raise ValueError(f'r1_gamma must be at least 0, got {r1_gamma}')
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
         raise ValueError(f'num_classes must be a positive integer or None, got {num_classes!r}')
     check_callbacks(callbacks)
-    all_penalties = [] if train_generator_only else [
-        *([gan_loss.penalty(gan_loss.penalty_weight if gp_weight is None else gp_weight)] if gan_loss.penalty else []),
-        *([R1Penalty(r1_gamma, r1_interval)] if r1_gamma > 0 else []),
-        *penalties]
+    all_penalties = loss_penalties(gan_loss, gp_weight, r1_gamma, r1_interval) + list(penalties)
+    all_penalties = [] if train_generator_only else all_penalties
     device = default_device() if device is None else device
     if compile:
         generator.compile()

@@ -47,6 +47,16 @@ def a_file(tmp_path):
     (['--dataset', 'cifar'], "invalid choice: 'cifar'"),
     (['--device', 'tpu'], 'is not a device'),
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),
+    (['--loss', 'wgan'], "invalid choice: 'wgan'"),
+    (['--loss', 'hinge', '--real-label', '0.9'], '--real-label belongs to the bce loss; --loss hinge has no target'),
+    (['--gp-weight', '5'], '--gp-weight belongs to the wgan-gp loss; --loss bce has no gradient penalty'),
+    (['--r1-gamma', '-1'], 'must be at least 0'),
+    (['--r1-interval', '4'], '--r1-interval needs --r1-gamma'),
+    (['--r1-interval', '0', '--r1-gamma', '1'], 'positive integer'),
+    (['--lr-g', '0'], 'positive number'),
+    (['--lr-d=-1e-4'], 'positive number'),
+    (['--beta2', '1'], 'must be in [0, 1)'),
+    (['--lr-schedule', 'step'], "invalid choice: 'step'"),
 ])
 def test_bad_training_flags(capsys, tmp_path, argv, message):
     err = rejected(train_main, argv + ['--out', str(tmp_path / 'run')], capsys)

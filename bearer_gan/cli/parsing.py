@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import torch
 
-__all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'probability',
+__all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'non_negative_float', 'probability',
            'torch_device', 'existing_dir']
 
 
@@ -61,6 +61,13 @@ def positive_float(text: str) -> float:
     value = _number(text, float)
     if value <= 0:
         raise argparse.ArgumentTypeError(f'must be a positive number, got {text}')
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be at least 0, got {text}')
     return value
 
 

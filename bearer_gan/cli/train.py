@@ -18,18 +18,21 @@ import torchbearer
 
 from .. import keys
 from ..checkpoint import CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
-from ..callbacks import FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels
+from ..callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
+                         SaveModels)
 from ..data import DatasetError, ImageData, image_batches, load_dataset
 from ..evaluation import evaluate_run
 from ..files import write_json
-from ..losses import discriminator_loss, generator_loss
+from ..losses import LOSSES
+from ..metrics import reported_quantities
 from ..models import DEFAULT_LATENT_DIM, build_models
+from ..penalties import loss_penalties
 from ..safety import NonFiniteLossError
 from ..trial import default_device, gan_adam, gan_trial, run_gan
 from . import args as train_args
 from . import parsing, run_dir
 
-__all__ = ['make_data', 'make_batches', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
+__all__ = ['make_data', 'make_batches', 'make_models', 'make_callbacks', 'report_discriminator', 'penalties_of', 'train',
            'parse', 'prepare', 'clean_exits', 'report', 'main']
 
 
@@ -52,10 +55,10 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
 
 # docs: models
 def make_models(config: dict):
-    """The generator / discriminator pair by name, and one (fused) Adam optimizer for each."""
+    """The generator / discriminator pair by name, and one (fused) Adam optimizer for each, with its own learning rate."""
     generator, discriminator = build_models(config['model'], config['latent_dim'])
-    generator_optimizer = gan_adam(generator.parameters(), config['lr'], config['beta1'])
-    discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr'], config['beta1'])
+    generator_optimizer = gan_adam(generator.parameters(), config['lr_g'], config['beta1'], config['beta2'])
+    discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr_d'], config['beta1'], config['beta2'])
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 # docs: end models
 
@@ -64,14 +67,16 @@ def make_models(config: dict):
 def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
     and the checkpoint comes last, once every other callback has written its outputs."""
-    out = config['out']
+    out, loss = config['out'], LOSSES[config['loss']]
+    schedule = [LearningRateSchedule(config['lr_schedule'], config['steps'])] if config['lr_schedule'] != 'constant' else []
     averaging = [GeneratorEMA(config['ema_decay'])] if config['ema_decay'] > 0 else []
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config['sample_interval'], seed=config['seed'])
-    return averaging + [
+    return schedule + averaging + [
         sampler,
         ProgressGif(sampler, os.path.join(out, 'progress.gif')),
         RealImageGrid(os.path.join(out, 'real.png')),
-        LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png')),
+        LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
+                    quantities=reported_quantities(loss, penalties_of(config)), probabilities=loss.probabilities),
         SaveModels(out, config['model']),
         report_discriminator,
         GANCheckpoint(out, config['checkpoint_interval']),
@@ -83,6 +88,13 @@ def report_discriminator(state):
     """A callback from a plain function of state: the last step's D(x) and D(G(z)), read by their keys."""
     if keys.D_REAL in state:
         print(f'last step: D(x) = {state[keys.D_REAL].item():.3f}, D(G(z)) = {state[keys.D_FAKE].item():.3f}')
+
+
+def penalties_of(config: dict) -> list:
+    """The penalties the run adds to the discriminator's loss: the loss's own (WGAN-GP's), and R1 when asked for."""
+    if config['train_generator_only']:
+        return []
+    return loss_penalties(config['loss'], config['gp_weight'], config['r1_gamma'], config['r1_interval'])
 # docs: end callbacks
 
 
@@ -97,8 +109,9 @@ def train(config: dict, batches, checkpoint: Optional[dict] = None):
     trial = gan_trial(
         generator, discriminator, generator_optimizer, discriminator_optimizer,
         latent_dim=config['latent_dim'] or DEFAULT_LATENT_DIM[config['model']],
-        generator_criterion=generator_loss, discriminator_criterion=discriminator_loss,
-        d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
+        loss=config['loss'], real_label=config['real_label'], gp_weight=config['gp_weight'],
+        r1_gamma=config['r1_gamma'], r1_interval=config['r1_interval'],
+        d_steps=config['d_steps'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
         callbacks=make_callbacks(config), device=config['device'])
@@ -134,7 +147,8 @@ def prepare(args, parser) -> tuple:
 def _prepare(args):
     checkpoint = None
     if args.resume:
-        config = run_dir.read_config(args.resume, set(train_args.DEFAULTS) | {'device'})
+        required = set(train_args.DEFAULTS) - set(train_args.LATER_FLAGS) | {'device'}
+        config = train_args.resolve_defaults(run_dir.read_config(args.resume, required))
         run_dir.writable_dir(args.resume)
         checkpoint, path = load_checkpoint(args.resume, warn=_warn)
         print(f'resuming {args.resume} from {path} at step {checkpoint["step"]} of {config["steps"]}')
