@@ -21,7 +21,8 @@ from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_los
                      generator_criterion, generator_loss, generator_loss_from_logits, register_loss)
 from .metrics import StateValue, gan_metrics, reported_quantities
 from .penalties import GradientPenalty, Penalty, R1Penalty, gradient_penalty, r1_penalty
-from .models import DEFAULT_LATENT_DIM, MODELS, build_models
+from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from_spec, build_models, check_model_shape,
+                     model_spec, read_model_spec, register_model, unregister_model)
 from .safety import NonFiniteLossError, TrainingGuard
 from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
@@ -45,7 +46,8 @@ __all__ = [
     'generator_criterion', 'generator_loss', 'generator_loss_from_logits', 'register_loss',
     'StateValue', 'gan_metrics', 'reported_quantities',
     'GradientPenalty', 'Penalty', 'R1Penalty', 'gradient_penalty', 'r1_penalty',
-    'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
+    'DEFAULT_LATENT_DIM', 'MODELS', 'apply_spectral_norm', 'build_from_spec', 'build_models', 'check_model_shape',
+    'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',
 ]

@@ -229,6 +229,6 @@ def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 
     Returns:
         :func:`evaluate_generator`'s dict, plus ``model`` (the architecture's name) and ``latent_dim``.
     """
-    generator, latent_dim, model = load_generator(run_dir, device)
-    scores = evaluate_generator(generator, latent_dim, n=n, device=device, seed=seed)
-    return {'model': model, 'latent_dim': latent_dim, **scores}
+    generator, spec = load_generator(run_dir, device)
+    scores = evaluate_generator(generator, spec['latent_dim'], n=n, device=device, seed=seed)
+    return {'model': spec['model'], 'latent_dim': spec['latent_dim'], **scores}

@@ -20,11 +20,11 @@ from bearer_gan.cli import train as steps
 
 # docs: main
 def main(argv=None):
-    parser, args = steps.parse(argv)                                # the flags: --help lists them
-    config, checkpoint, data, batches = steps.prepare(args, parser)  # a new run or --resume; the data
+    parser, args = steps.parse(argv)                                  # the flags: --help lists them
+    config, checkpoint, data, batches = steps.prepare(args, parser)    # a new run or --resume; the data
     began = time.time()
-    with steps.clean_exits(config, parser.prog):                    # NaN: exit 1; Ctrl-C: exit 130
-        history = steps.train(config, batches, checkpoint)          # models, callbacks, trial: the run
+    with steps.clean_exits(config, parser.prog):                      # NaN: exit 1; Ctrl-C: exit 130
+        history = steps.train(config, data, batches, checkpoint)      # models, callbacks, trial: the run
     steps.report(config, history, time.time() - began, evaluate=not args.no_eval)  # scores, outputs
 # docs: end main
 

@@ -14,6 +14,7 @@ import torch
 
 import bearer_gan
 from bearer_gan import keys
+from bearer_gan.cli import args as cli_args, read_config
 from conftest import batches, make_trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,8 +195,8 @@ def test_a_run_made_before_the_compile_flag_existed_resumes_without_it(tmp_path,
     config = json.loads((reference_run / 'config.json').read_text())
     assert config.pop('compile') is False
     (tmp_path / 'config.json').write_text(json.dumps(config))
-    required = set(bearer_gan.cli.args.DEFAULTS) | {'device'}
-    assert bearer_gan.cli.read_config(str(tmp_path), required) == dict(config, compile=False)
+    required = set(cli_args.DEFAULTS) | {'device'}
+    assert read_config(str(tmp_path), required) == dict(config, compile=False)
 
 
 def test_a_nan_run_exits_non_zero_naming_the_step_and_the_loss(tmp_path):

@@ -43,7 +43,7 @@ def a_file(tmp_path):
     (['--beta1', '1.5'], 'must be in [0, 1)'),
     (['--real-label', '1.5'], 'must be in (0, 1]'),
     (['--train-generator-only', '--train-discriminator-only'], 'exclude each other'),
-    (['--model', 'resnet'], "invalid choice: 'resnet'"),
+    (['--model', 'stylegan'], "invalid choice: 'stylegan'"),
     (['--dataset', 'cifar'], "invalid choice: 'cifar'"),
     (['--device', 'tpu'], 'is not a device'),
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),

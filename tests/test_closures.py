@@ -122,7 +122,7 @@ def test_invalid_options_are_rejected_with_clear_messages():
     with pytest.raises(ValueError, match='real_label'):
         make_trial(real_label=1.5)
     with pytest.raises(ValueError, match='unknown model'):
-        bearer_gan.build_models('resnet')
+        bearer_gan.build_models('stylegan')
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         make_trial(precision='fp16')
 

@@ -10,6 +10,7 @@ import torch
 from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
 import bearer_gan
+from conftest import tiny_cifar
 
 DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist'
 
@@ -118,20 +119,6 @@ def test_the_full_fashion_mnist_from_debians_package():
     data = bearer_gan.load_dataset('fashion-mnist', DEBIAN_FASHION)
     assert data.images.shape == (60000, 1, 28, 28)
     assert torch.bincount(data.labels).tolist() == [6000] * 10
-
-
-def tiny_cifar(data_dir, per_batch=4):
-    folder = data_dir / 'cifar-10-batches-py'
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    batches = []
-    for number in range(1, 6):
-        batch = {'data': rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
-                 'labels': [int(label) for label in rng.integers(0, 10, per_batch)]}
-        with open(folder / f'data_batch_{number}', 'wb') as handle:
-            pickle.dump(batch, handle)
-        batches.append(batch)
-    return batches
 
 
 def test_cifar10_is_read_from_torchvisions_layout_as_rgb(tmp_path):

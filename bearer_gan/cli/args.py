@@ -37,6 +37,8 @@ DEFAULTS = dict(
     gp_weight=None,           # wgan-gp only: weight of the gradient penalty; None takes 10
     r1_gamma=0.0,             # R1 penalty on real images (any loss); 0 turns it off
     r1_interval=1,            # compute R1 every this many steps, times this many (lazy R1); 1 for every step
+    conditional=False,        # class-conditional G(z, y) and projection D(x, y), on the data set's labels
+    spectral_norm=False,      # spectral norm on every layer of the discriminator
     ema_decay=0.999,          # samples come from a moving average of the generator; 0 turns it off
     precision='fp32',         # 'bf16': autocast, faster on GPUs and on CPUs with bfloat16 instructions
     compile=False,            # torch.compile both networks: for GPUs (slower than eager for these MLPs on a small CPU)
@@ -58,7 +60,7 @@ BCE_REAL_LABEL = 0.9
 #: Flags added after runs were first recorded, with the value a run made before them trained with,
 #: so that its ``config.json`` still resumes.
 LATER_FLAGS = dict(loss='bce', lr_g=None, lr_d=None, beta2=0.999, lr_schedule='constant', gp_weight=None,
-                   r1_gamma=0.0, r1_interval=1)
+                   r1_gamma=0.0, r1_interval=1, conditional=False, spectral_norm=False)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -88,6 +90,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help='add the R1 penalty on real images with this gamma (any loss); 0: none')
     parser.add_argument('--r1-interval', type=parsing.positive_int, default=DEFAULTS['r1_interval'],
                         help='compute R1 every K steps, scaled by K (lazy R1, as in StyleGAN2)')
+    parser.add_argument('--conditional', action='store_true',
+                        help="class-conditional: G(z, y) and a projection D(x, y) on the data set's labels")
+    parser.add_argument('--spectral-norm', action='store_true', help="spectral norm on the discriminator's layers")
     parser.add_argument('--ema-decay', type=parsing.probability, default=DEFAULTS['ema_decay'],
                         help='moving average of the generator used for samples, 0 to turn off')
     parser.add_argument('--precision', choices=PRECISIONS, default=DEFAULTS['precision'],

@@ -1,7 +1,8 @@
 """``bearer-gan sample`` and ``bearer-gan evaluate``: draw images from a trained run, and score them.
 
 * ``sample --run RUN_DIR --n N --out FILE.npy [--grid FILE.png]`` writes N generated images as
-  float32 ``N x 28 x 28`` in ``[-1, 1]`` from the run's ``generator.pt`` (eval mode).
+  float32 in ``[-1, 1]``, ``(N, H, W)`` for one channel and ``(N, C, H, W)`` for more, from the
+  run's ``generator.pt`` (eval mode).
 * ``evaluate --run RUN_DIR [--n 10000]`` prints FID and class coverage as one line of JSON and
   writes them to ``RUN_DIR/eval.json``.
 """
@@ -52,12 +53,14 @@ def sample(args: argparse.Namespace, parser: argparse.ArgumentParser):
         parser.error(f'--out must name a .npy file, got {args.out!r}')
     if os.path.isdir(args.out) or (args.grid and os.path.isdir(args.grid)):
         parser.error('--out and --grid must name files, not directories')
-    generator, latent_dim, _ = _load(args.run, args.device)
+    generator, spec = _load(args.run, args.device)
     for path in filter(None, (args.out, args.grid)):
         run_dir.writable_dir(os.path.dirname(os.path.abspath(path)))
-    images = generate(generator, latent_dim, args.n, args.seed, device=args.device).cpu()
-    np.save(args.out, images.squeeze(1).numpy().astype(np.float32))
-    print(f'wrote {args.n} images ({args.n} x 28 x 28 float32 in [-1, 1]) to {args.out}')
+    images = generate(generator, spec['latent_dim'], args.n, args.seed, device=args.device).cpu()
+    array = images.numpy().astype(np.float32)
+    array = array[:, 0] if array.shape[1] == 1 else array  # (N, H, W) for one channel, else (N, C, H, W)
+    np.save(args.out, array)
+    print(f"wrote {args.n} images ({' x '.join(map(str, array.shape))} float32 in [-1, 1]) to {args.out}")
     if args.grid:
         save_grid(images[:64], args.grid)
         print(f'wrote a grid of {min(args.n, 64)} of them to {args.grid}')
@@ -68,9 +71,9 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser):
     from ..evaluation import evaluate_generator
     if args.n < 2:
         parser.error('--n must be at least 2 to estimate a covariance')
-    generator, latent_dim, model = _load(args.run, args.device)
+    generator, spec = _load(args.run, args.device)
     run_dir.writable_dir(args.run)
-    scores = evaluate_generator(generator, latent_dim, n=args.n, device=args.device, seed=args.seed)
-    scores = {'model': model, 'latent_dim': latent_dim, **scores}  # as evaluate_run reports them
+    scores = evaluate_generator(generator, spec['latent_dim'], n=args.n, device=args.device, seed=args.seed)
+    scores = {'model': spec['model'], 'latent_dim': spec['latent_dim'], **scores}  # as evaluate_run reports them
     write_json(os.path.join(args.run, 'eval.json'), scores)
     print(json.dumps(scores, sort_keys=True))

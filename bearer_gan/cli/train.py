@@ -25,14 +25,15 @@ from ..evaluation import evaluate_run
 from ..files import write_json
 from ..losses import LOSSES
 from ..metrics import reported_quantities
-from ..models import DEFAULT_LATENT_DIM, build_models
+from ..models import build_from_spec, model_spec
 from ..penalties import loss_penalties
 from ..safety import NonFiniteLossError
 from ..trial import default_device, gan_adam, gan_trial, run_gan
 from . import args as train_args
 from . import parsing, run_dir
 
-__all__ = ['make_data', 'make_batches', 'make_models', 'make_callbacks', 'report_discriminator', 'penalties_of', 'train',
+__all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator',
+           'penalties_of', 'train',
            'parse', 'prepare', 'clean_exits', 'report', 'main']
 
 
@@ -54,9 +55,20 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
 
 
 # docs: models
-def make_models(config: dict):
-    """The generator / discriminator pair by name, and one (fused) Adam optimizer for each, with its own learning rate."""
-    generator, discriminator = build_models(config['model'], config['latent_dim'])
+def make_spec(config: dict, data: ImageData) -> dict:
+    """The model pair's constructor arguments: its name and latent size from the flags, the image shape (and,
+    for ``--conditional``, the number of classes) from the data, spectral norm in the discriminator or not.
+
+    Raises:
+        ValueError: when the pair cannot build images of that shape.
+    """
+    num_classes = data.num_classes if config['conditional'] else None
+    return model_spec(config['model'], config['latent_dim'], data.image_shape, num_classes, config['spectral_norm'])
+
+
+def make_models(config: dict, spec: dict):
+    """The generator / discriminator pair of ``spec``, and one (fused) Adam optimizer for each, with its own learning rate."""
+    generator, discriminator = build_from_spec(spec)
     generator_optimizer = gan_adam(generator.parameters(), config['lr_g'], config['beta1'], config['beta2'])
     discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr_d'], config['beta1'], config['beta2'])
     return generator, discriminator, generator_optimizer, discriminator_optimizer
@@ -64,7 +76,7 @@ def make_models(config: dict):
 
 
 # docs: callbacks
-def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
+def make_callbacks(config: dict, spec: dict) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
     and the checkpoint comes last, once every other callback has written its outputs."""
     out, loss = config['out'], LOSSES[config['loss']]
@@ -77,7 +89,7 @@ def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
         RealImageGrid(os.path.join(out, 'real.png')),
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
                     quantities=reported_quantities(loss, penalties_of(config)), probabilities=loss.probabilities),
-        SaveModels(out, config['model']),
+        SaveModels(out, spec),
         report_discriminator,
         GANCheckpoint(out, config['checkpoint_interval']),
     ]
@@ -99,22 +111,22 @@ def penalties_of(config: dict) -> list:
 
 
 # docs: training
-def train(config: dict, batches, checkpoint: Optional[dict] = None):
+def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
     With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
     """
     torch.manual_seed(config['seed'])
-    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
+    spec = make_spec(config, data)
+    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config, spec)
     trial = gan_trial(
-        generator, discriminator, generator_optimizer, discriminator_optimizer,
-        latent_dim=config['latent_dim'] or DEFAULT_LATENT_DIM[config['model']],
-        loss=config['loss'], real_label=config['real_label'], gp_weight=config['gp_weight'],
-        r1_gamma=config['r1_gamma'], r1_interval=config['r1_interval'],
+        generator, discriminator, generator_optimizer, discriminator_optimizer, latent_dim=spec['latent_dim'],
+        num_classes=spec['num_classes'], loss=config['loss'], real_label=config['real_label'],
+        gp_weight=config['gp_weight'], r1_gamma=config['r1_gamma'], r1_interval=config['r1_interval'],
         d_steps=config['d_steps'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config), device=config['device'])
+        callbacks=make_callbacks(config, spec), device=config['device'])
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint)
     return run_gan(trial, batches, config['steps'])
@@ -156,6 +168,13 @@ def _prepare(args):
         config = train_args.train_config(args, default_device())
         run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out as it was
     data = make_data(config)
+    if config['conditional'] and data.labels is None:
+        raise parsing.UsageError(f"--conditional trains on class labels and {data.name!r} has none; put the images "
+                                 'in one sub-folder per class, or leave out --conditional')
+    try:
+        make_spec(config, data)
+    except ValueError as error:  # the pair cannot build these images: say so before anything is written
+        raise parsing.UsageError(str(error)) from error
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
@@ -209,5 +228,5 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None):
     config, checkpoint, data, batches = prepare(args, parser)
     began = time.time()
     with clean_exits(config, parser.prog):
-        history = train(config, batches, checkpoint)
+        history = train(config, data, batches, checkpoint)
     report(config, history, time.time() - began, evaluate=not args.no_eval)
