@@ -199,8 +199,8 @@ def evaluate_images(images: torch.Tensor, classifier: Optional[MnistClassifier] 
 
 @torch.no_grad()
 def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 10000, device: Optional[str] = None,
-                       seed: int = 0, batch_size: int = 500,
-                       classifier: Optional[MnistClassifier] = None) -> Dict[str, object]:
+                       seed: int = 0, batch_size: int = 500, classifier: Optional[MnistClassifier] = None,
+                       num_classes: Optional[int] = None) -> Dict[str, object]:
     """Sample ``n`` images from ``generator`` and score them with :func:`evaluate_images`.
 
     The noise comes from its own seeded :class:`torch.Generator`, so repeated evaluations see the
@@ -216,11 +216,19 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
         seed: seed of the noise.
         batch_size: images per forward pass.
         classifier: the feature network; the shipped one (loaded on ``device``) when None.
+        num_classes: for a class-conditional generator ``G(z, labels)``: it draws balanced labels
+            ``arange(n) % num_classes`` and the result gains ``conditional_accuracy``, the share of
+            ``G(z, k)`` the classifier assigns to ``k``.
     """
     device = next(generator.parameters()).device if device is None else torch.device(device)
     classifier = load_classifier(device) if classifier is None else classifier
-    images = generate(generator, latent_dim, n, seed, batch_size, device)
-    return evaluate_images(images, classifier, batch_size)
+    labels = None if num_classes is None else torch.arange(n) % num_classes
+    images = generate(generator, latent_dim, n, seed, batch_size, device, labels=labels)
+    scores = evaluate_images(images, classifier, batch_size)
+    if labels is not None:
+        predicted = _classify(images, classifier, batch_size)[1].argmax(dim=1)
+        scores['conditional_accuracy'] = float((predicted == labels).double().mean())
+    return scores
 
 
 def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 0) -> Dict[str, object]:
@@ -230,5 +238,6 @@ def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 
         :func:`evaluate_generator`'s dict, plus ``model`` (the architecture's name) and ``latent_dim``.
     """
     generator, spec = load_generator(run_dir, device)
-    scores = evaluate_generator(generator, spec['latent_dim'], n=n, device=device, seed=seed)
+    scores = evaluate_generator(generator, spec['latent_dim'], n=n, device=device, seed=seed,
+                                num_classes=spec['num_classes'])
     return {'model': spec['model'], 'latent_dim': spec['latent_dim'], **scores}

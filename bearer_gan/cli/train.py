@@ -213,8 +213,11 @@ def report(config: dict, history, seconds: float, evaluate: bool = True):
     if evaluate:
         scores = evaluate_run(out, n=10000, device=config['device'])
         write_json(os.path.join(out, 'eval.json'), scores)
+        conditional = (f", conditional accuracy {scores['conditional_accuracy']:.1%}"
+                       if 'conditional_accuracy' in scores else '')
         print(f"FID {scores['fid']:.1f} (MNIST test set, bearer_gan's classifier features), "
-              f"{scores['classes_covered']}/10 digits covered, smallest share {min(scores['class_shares']):.1%}")
+              f"{scores['classes_covered']}/10 digits covered, smallest share {min(scores['class_shares']):.1%}"
+              f'{conditional}')
     for name, what in (('samples', 'sample grids'), ('progress.gif', 'training GIF'), ('real.png', 'real images'),
                        ('losses.png', 'loss plot'), ('history.csv', 'per-step history'),
                        ('generator.pt', 'generator'), ('discriminator.pt', 'discriminator'),
