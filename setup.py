@@ -29,6 +29,7 @@ setup(
     extras_require={
         'test': ['pytest', 'hypothesis'],
         'docs': ['sphinx', 'furo'],
+        'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
     },
     entry_points={'console_scripts': ['bearer-gan=bearer_gan.cli.main:main']},
 )

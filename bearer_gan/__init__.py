@@ -10,11 +10,11 @@ from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, L
                         RealImageGrid, SaveModels, load_generator, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
-from .classifier import MnistClassifier, load_classifier
-from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, image_batches, load_dataset, load_mnist,
-                   to_unit_range)
-from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
-from .evaluation_callback import FidEvaluator
+from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, dataset_batches,
+                   image_batches, load_dataset, load_folder, load_mnist, memory_budget, streamed_batches, to_unit_range)
+from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer, class_coverage, conditional_accuracy,
+                         evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
+                         scorer_for)
 from .files import atomic_path, write_json
 from .compatibility import check_callbacks
 from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_loss, discriminator_loss_from_logits,
@@ -35,11 +35,12 @@ __all__ = [
     'SaveModels', 'class_rows', 'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid',
     'steps_done', 'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
-    'MnistClassifier', 'load_classifier',
+    'LeNetClassifier', 'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
     'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
-    'to_unit_range',
-    'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
+    'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder', 'memory_budget', 'streamed_batches',
+    'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
+    'frechet_distance', 'scorer_for', 'FidEvaluator',
     'atomic_path', 'write_json',
     'check_callbacks',
     'LOSSES', 'GANLoss', 'discriminator_criterion', 'discriminator_loss', 'discriminator_loss_from_logits',

@@ -67,5 +67,5 @@ def test_a_config_made_before_the_loss_flags_resumes_with_the_values_it_trained_
     config = train_args.resolve_defaults(bearer_gan.cli.read_config(str(tmp_path), required))
     assert {key: config[key] for key in train_args.LATER_FLAGS} == dict(
         loss='bce', lr_g=2e-4, lr_d=2e-4, beta2=0.999, lr_schedule='constant', gp_weight=None, r1_gamma=0.0,
-        r1_interval=1)
+        r1_interval=1, conditional=False, spectral_norm=False)
     assert config['real_label'] == 0.9

@@ -5,8 +5,9 @@
   run's ``generator.pt`` (eval mode). For a class-conditional run it also writes their labels,
   int64 ``(N,)``, beside them as ``FILE.labels.npy``: every class in turn, or only ``--class K``,
   or ``--labels 0,1,2`` repeated.
-* ``evaluate --run RUN_DIR [--n 10000]`` prints FID and class coverage as one line of JSON and
-  writes them to ``RUN_DIR/eval.json``.
+* ``evaluate --run RUN_DIR [--n 10000]`` prints FID and class coverage (scored against the run's
+  data set, see :mod:`bearer_gan.evaluation`) as one line of JSON and writes them to
+  ``RUN_DIR/eval.json``.
 """
 import argparse
 import json
@@ -109,14 +110,17 @@ def sample(args: argparse.Namespace, parser: argparse.ArgumentParser):
 
 
 def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    """Score the run's generator; print the scores as one line of JSON and write them to ``eval.json``."""
-    from ..evaluation import evaluate_generator
+    """Score the run's generator against its own data set (:func:`~bearer_gan.evaluation.evaluate_run`); print
+    the scores as one line of JSON and write them to ``eval.json``."""
+    from ..evaluation import evaluate_run, read_run_config
     if args.n < 2:
         parser.error('--n must be at least 2 to estimate a covariance')
-    generator, spec = _load(args.run, args.device)
+    _load(args.run, args.device)  # a missing or corrupt generator.pt: one line, exit 2
+    try:
+        read_run_config(args.run)
+    except ValueError as error:  # an unreadable config.json
+        raise parsing.UsageError(str(error))
     run_dir.writable_dir(args.run)
-    scores = evaluate_generator(generator, spec['latent_dim'], n=args.n, device=args.device, seed=args.seed,
-                                num_classes=spec['num_classes'])
-    scores = {'model': spec['model'], 'latent_dim': spec['latent_dim'], **scores}  # as evaluate_run reports them
+    scores = evaluate_run(args.run, n=args.n, device=args.device, seed=args.seed)
     write_json(os.path.join(args.run, 'eval.json'), scores)
     print(json.dumps(scores, sort_keys=True))

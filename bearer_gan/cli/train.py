@@ -20,7 +20,7 @@ from .. import keys
 from ..checkpoint import CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from ..callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
                          SaveModels)
-from ..data import DatasetError, ImageData, image_batches, load_dataset
+from ..data import DatasetError, ImageData, dataset_batches, load_dataset, memory_budget
 from ..evaluation import evaluate_run
 from ..files import write_json
 from ..losses import LOSSES
@@ -33,24 +33,26 @@ from . import args as train_args
 from . import parsing, run_dir
 
 __all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator',
-           'penalties_of', 'train',
-           'parse', 'prepare', 'clean_exits', 'report', 'main']
+           'penalties_of', 'train', 'parse', 'prepare', 'clean_exits', 'score_summary', 'report', 'main']
 
 
 # docs: data
 def make_data(config: dict) -> ImageData:
-    """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU."""
-    return load_dataset(config['dataset'], config['data_dir'])
+    """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU
+    (a folder too large for ``--data-memory`` is decoded on demand instead)."""
+    budget = memory_budget(config['data_memory'], config['device'])  # bytes the decoded images may take
+    return load_dataset(config['dataset'], config['data_dir'], image_size=config['image_size'],
+                        channels=config['channels'], memory_limit=budget, num_workers=config['data_workers'])
 
 
 def make_batches(data: ImageData, config: dict, start_step: int = 0):
-    """The images moved to the training device once, batched by index and scaled to [-1, 1] per batch.
+    """The images moved to the training device once, batched by index and scaled to [-1, 1] per batch
+    (streamed ones are decoded by worker processes, in the same order).
 
     The order of the batches depends only on the seed and the step, so a resumed run starts at ``start_step``.
     """
-    images = data.images.to(config['device'])
-    labels = None if data.labels is None else data.labels.to(config['device'])
-    return image_batches(images, labels, config['batch_size'], seed=config['seed'], start_step=start_step)
+    return dataset_batches(data, config['batch_size'], config['device'], seed=config['seed'], start_step=start_step,
+                           num_workers=config['data_workers'])
 # docs: end data
 
 
@@ -204,6 +206,21 @@ def clean_exits(config: dict, program: str):
         sys.exit(130)
 
 
+def score_summary(scores: dict) -> str:
+    """One line for ``eval.json``'s scores: FID (or why it was skipped), class coverage and conditional accuracy
+    where the data set's scorer has classes."""
+    if scores.get('fid') is None:
+        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
+    else:
+        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
+    if 'class_shares' in scores:
+        shares = scores['class_shares']
+        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
+    if 'conditional_accuracy' in scores:
+        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
+    return ', '.join(parts)
+
+
 def report(config: dict, history, seconds: float, evaluate: bool = True):
     """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs."""
     out, metrics = config['out'], history[-1]
@@ -213,11 +230,7 @@ def report(config: dict, history, seconds: float, evaluate: bool = True):
     if evaluate:
         scores = evaluate_run(out, n=10000, device=config['device'])
         write_json(os.path.join(out, 'eval.json'), scores)
-        conditional = (f", conditional accuracy {scores['conditional_accuracy']:.1%}"
-                       if 'conditional_accuracy' in scores else '')
-        print(f"FID {scores['fid']:.1f} (MNIST test set, bearer_gan's classifier features), "
-              f"{scores['classes_covered']}/10 digits covered, smallest share {min(scores['class_shares']):.1%}"
-              f'{conditional}')
+        print(score_summary(scores))
     for name, what in (('samples', 'sample grids'), ('progress.gif', 'training GIF'), ('real.png', 'real images'),
                        ('losses.png', 'loss plot'), ('history.csv', 'per-step history'),
                        ('generator.pt', 'generator'), ('discriminator.pt', 'discriminator'),
