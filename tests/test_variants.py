@@ -97,12 +97,12 @@ def assert_identical(first, second, where):
 @pytest.mark.parametrize('name', ['bce', 'hinge', 'lsgan', 'wgan-gp', 'bce+lazy-r1'])
 def test_each_loss_trains_fid_falls_well_below_its_start_and_losses_stay_finite(tmp_path, shuffled_digits, name):
     images, labels = shuffled_digits
-    classifier = bearer_gan.load_classifier()
+    scorer = bearer_gan.evaluation.scorer_for('mnist')
     rows = bearer_gan.LossHistory(os.devnull, quantities=trial_quantities(name))
     trial, generator, _ = variant_trial(name, callbacks=[rows])
-    start = bearer_gan.evaluate_generator(generator, 100, n=1000, classifier=classifier)['fid']
+    start = bearer_gan.evaluate_generator(generator, 100, n=1000, scorer=scorer)['fid']
     bearer_gan.run_gan(trial, bearer_gan.image_batches(images, labels, 64), 800)
-    end = bearer_gan.evaluate_generator(generator, 100, n=1000, classifier=classifier)['fid']
+    end = bearer_gan.evaluate_generator(generator, 100, n=1000, scorer=scorer)['fid']
     values = torch.tensor(rows.state_dict()['rows'])
     assert values.shape == (800, 1 + len(trial_quantities(name))) and torch.isfinite(values).all()
     assert end < 0.75 * start, (start, end)
