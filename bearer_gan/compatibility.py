@@ -29,8 +29,8 @@ RULES: Tuple[Tuple[Callable[[object], bool], Callable[[object], str]], ...] = (
                       'bearer_gan.LearningRateSchedule, which drives both'),
     (lambda callback: isinstance(callback, EarlyStopping) and not callback.step_on_batch,
      lambda callback: 'EarlyStopping checks at the end of each epoch and a GAN run is one torchbearer epoch, so it '
-                      'would never stop it; pass step_on_batch=True (and monitor a running metric, e.g. '
-                      "'running_d_loss')"),
+                      'would check once, when training is over; pass step_on_batch=True (and monitor a running '
+                      "metric, e.g. 'running_d_loss')"),
     (lambda callback: isinstance(callback, (MostRecent, Best, Interval)),
      lambda callback: f"torchbearer's {_name(callback)} saves only the trial's model (the generator): the "
                       'discriminator, both optimizers and the step would be lost; use bearer_gan.GANCheckpoint '

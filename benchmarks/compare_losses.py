@@ -46,11 +46,15 @@ def cell_name(dataset: str, model: str, loss: str, spectral_norm: bool, conditio
 
 
 def cells(datasets, models, losses, conditional_losses) -> List[dict]:
-    """Every (data set, model, loss, spectral norm) cell, then the conditional ones (first data set and model)."""
-    grid = [dict(dataset=dataset, model=model, loss=loss, spectral_norm=spectral_norm, conditional=False)
-            for dataset in datasets for model in models for loss in losses for spectral_norm in (False, True)]
-    grid += [dict(dataset=datasets[0], model=models[0], loss=loss, spectral_norm=False, conditional=True)
-             for loss in conditional_losses]
+    """Every (data set, model, loss, spectral norm) cell; after the first data set's, its conditional ones
+    (first model, no spectral norm)."""
+    grid = []
+    for index, dataset in enumerate(datasets):
+        grid += [dict(dataset=dataset, model=model, loss=loss, spectral_norm=spectral_norm, conditional=False)
+                 for model in models for loss in losses for spectral_norm in (False, True)]
+        if index == 0:
+            grid += [dict(dataset=dataset, model=models[0], loss=loss, spectral_norm=False, conditional=True)
+                     for loss in conditional_losses]
     return grid
 
 

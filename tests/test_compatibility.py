@@ -1,5 +1,6 @@
 """torchbearer's own callbacks on a GAN trial: each row of the documentation's table ("works" or "refused") tested here."""
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import bearer_gan
 from bearer_gan import keys
 from bearer_gan.compatibility import refusal
 from conftest import batches, make_trial
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(digits, steps, callbacks, **options):
@@ -47,6 +50,18 @@ def test_callbacks_that_cannot_work_are_refused_in_one_line(callback, message):
     assert message in str(error.value)
     assert '\n' not in str(error.value)
     assert refusal(callback) == str(error.value)
+
+
+def test_the_documentation_table_quotes_every_refusal():
+    page = (ROOT / 'docs' / 'callbacks.rst').read_text()
+    text = ' '.join(page.split())
+    quoted = [refusal(callback) for callback, _ in REFUSED
+              if isinstance(callback, (tb.StepLR, tb.EarlyStopping, tb.MostRecent, tb.TensorBoard, tb.L2WeightDecay,
+                                       tb.GradientNormClipping))]
+    assert len(quoted) == 6 and all(message in text for message in quoted)
+    named = ['StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LambdaLR', 'ReduceLROnPlateau', 'CyclicLR',
+             'ModelCheckpoint', 'MostRecent', 'Best', 'Interval', 'L1WeightDecay', 'L2WeightDecay', 'GradientClipping']
+    assert all(f'``{name}' in page for name in named)
 
 
 def test_torchbearer_schedulers_really_would_change_nothing(digits):
