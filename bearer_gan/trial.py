@@ -90,7 +90,8 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
     Raises:
         ValueError: for inconsistent options (see :func:`~bearer_gan.closures.gan_closure`), an
             option the loss does not have (``real_label`` for any loss but ``bce``, ``gp_weight``
-            for a loss without a penalty), or a callback that would not work on a GAN trial.
+            for a loss without a penalty), ``compile`` with a penalty (torch.compile has no double
+            backward), or a callback that would not work on a GAN trial.
     """
     loss_name, gan_loss = get_loss(loss)
     if train_generator_only and train_discriminator_only:
@@ -104,6 +105,9 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
     check_callbacks(callbacks)
     all_penalties = loss_penalties(gan_loss, gp_weight, r1_gamma, r1_interval) + list(penalties)
     all_penalties = [] if train_generator_only else all_penalties
+    if compile and all_penalties:
+        raise ValueError('the penalties differentiate the discriminator twice (double backward), which torch.compile '
+                         'does not support; train without compile, or without the gradient penalty and R1')
     device = default_device() if device is None else device
     if compile:
         generator.compile()

@@ -57,6 +57,8 @@ def a_file(tmp_path):
     (['--lr-d=-1e-4'], 'positive number'),
     (['--beta2', '1'], 'must be in [0, 1)'),
     (['--lr-schedule', 'step'], "invalid choice: 'step'"),
+    (['--compile', '--loss', 'wgan-gp'], '--compile cannot train a penalty'),
+    (['--compile', '--r1-gamma', '1'], '--compile cannot train a penalty'),
 ])
 def test_bad_training_flags(capsys, tmp_path, argv, message):
     err = rejected(train_main, argv + ['--out', str(tmp_path / 'run')], capsys)

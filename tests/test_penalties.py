@@ -143,6 +143,11 @@ def test_lazy_r1_is_due_every_interval_steps_and_scaled_by_it():
     assert state[keys.DUE_PENALTIES] == []
 
 
+def test_compiled_networks_cannot_train_a_penalty():
+    with pytest.raises(ValueError, match='torch.compile does not support'):
+        make_trial(loss='wgan-gp', compile=True)
+
+
 def test_invalid_penalties_are_refused():
     with pytest.raises(ValueError, match='weight must be positive'):
         GradientPenalty(0.0)

@@ -86,13 +86,16 @@ PANELS = (('losses', ('g_loss', 'd_loss')), ('discriminator output', ('d_x', 'd_
 
 def plot_history(rows: List[List[float]], path: str, window: int = 50,
                  columns: Sequence[str] = ('step',) + tuple(str(key) for key in BASE_QUANTITIES),
-                 probabilities: bool = True):
+                 probabilities: bool = True) -> dict:
     """Plot losses, discriminator outputs and penalties per step, raw (faint) and as a ``window``-step moving average.
 
     Args:
         rows: ``[step, value, ...]`` per step, in the order of ``columns``.
         columns: the name of each column; a panel is drawn for each group of :data:`PANELS` present.
         probabilities: clamp the discriminator-output axis to ``[0, 1]`` (only where they are probabilities).
+
+    Returns:
+        ``{panel title: (bottom, top)}``, the y-range each panel was drawn with.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -122,4 +125,6 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50,
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format='png', dpi=100)
+    ranges = {axis.get_title(): axis.get_ylim() for axis in axes[0]}
     plt.close(figure)
+    return ranges

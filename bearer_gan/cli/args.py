@@ -151,6 +151,9 @@ def check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         parser.error(f'--real-label must be in (0, 1], got {args.real_label}')
     if args.gp_weight is not None and LOSSES[args.loss].penalty is None:
         parser.error(f'--gp-weight belongs to the wgan-gp loss; --loss {args.loss} has no gradient penalty')
+    if args.compile and (args.r1_gamma or LOSSES[args.loss].penalty is not None) and not args.train_generator_only:
+        parser.error('--compile cannot train a penalty (torch.compile has no double backward): leave out --compile, '
+                     'or --r1-gamma and the wgan-gp loss')
     if args.r1_interval > 1 and not args.r1_gamma:
         parser.error('--r1-interval needs --r1-gamma (R1 is off)')
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
