@@ -6,9 +6,9 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LinePrinter, LossHistory, ProgressGif, RealImageGrid,
-                        SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history, steps_done,
-                        write_gif)
+from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LinePrinter, LossHistory, ProgressGif,
+                        RealImageGrid, SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history,
+                        steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint, upgrade_checkpoint
 from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, data_fingerprint,
@@ -18,20 +18,23 @@ from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer,
                          evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
                          scorer_for)
 from .files import atomic_path, write_json
-from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
-from .metrics import StateValue, gan_metrics
+from .compatibility import check_callbacks
+from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_loss, discriminator_loss_from_logits,
+                     generator_criterion, generator_loss, generator_loss_from_logits, register_loss)
+from .metrics import StateValue, gan_metrics, reported_quantities
+from .penalties import GradientPenalty, Penalty, R1Penalty, gradient_penalty, r1_penalty
 from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from_spec, build_models, check_model_shape,
                      model_spec, read_model_spec, register_model, unregister_model)
 from .safety import NonFiniteLossError, TrainingGuard
-from .sampling import eval_mode, generate, sampling_generator, save_grid
+from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
 
 __version__ = '0.1.0'
 
 __all__ = [
     'keys',
-    'FixedNoiseSampler', 'GeneratorEMA', 'LinePrinter', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
-    'TensorBoardLogger', 'TerminalPreview',
+    'FixedNoiseSampler', 'GeneratorEMA', 'LearningRateSchedule', 'LinePrinter', 'LossHistory', 'ProgressGif',
+    'RealImageGrid', 'SaveModels', 'TensorBoardLogger', 'TerminalPreview', 'class_rows',
     'eval_mode', 'generate', 'load_generator', 'read_history', 'sampling_generator', 'save_grid', 'steps_done',
     'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint', 'upgrade_checkpoint',
@@ -43,8 +46,11 @@ __all__ = [
     'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
     'frechet_distance', 'scorer_for', 'FidEvaluator',
     'atomic_path', 'write_json',
-    'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
-    'StateValue', 'gan_metrics',
+    'check_callbacks',
+    'LOSSES', 'GANLoss', 'discriminator_criterion', 'discriminator_loss', 'discriminator_loss_from_logits',
+    'generator_criterion', 'generator_loss', 'generator_loss_from_logits', 'register_loss',
+    'StateValue', 'gan_metrics', 'reported_quantities',
+    'GradientPenalty', 'Penalty', 'R1Penalty', 'gradient_penalty', 'r1_penalty',
     'DEFAULT_LATENT_DIM', 'MODELS', 'apply_spectral_norm', 'build_from_spec', 'build_models', 'check_model_shape',
     'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',

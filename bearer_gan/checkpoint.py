@@ -2,8 +2,9 @@
 
 A checkpoint holds the torchbearer trial's own ``state_dict`` parts (the generator, the
 history) and what a GAN adds beside them: the discriminator, both optimizers, the step, the
-random number generator states (torch CPU and CUDA, Python, NumPy) and the ``state_dict`` of
-every callback that has one (sample frames, per-step history, the generator's moving average).
+random number generator states (torch CPU and CUDA, Python, NumPy), the ``state_dict`` of
+every callback that has one (sample frames, per-step history, the generator's moving average)
+and the last value of each penalty (a lazy one reports it on the steps between computations).
 The data order needs nothing saved: it is a function of the seed and the step
 (:class:`~bearer_gan.data.ShuffledBatchSampler`), and so is the fixed noise.
 
@@ -126,7 +127,8 @@ class GANCheckpoint(Callback):
 
     State Requirements:
         - reads :data:`torchbearer.SELF` (the trial), :data:`~bearer_gan.keys.STEP`,
-          :data:`~bearer_gan.keys.DISCRIMINATOR`, both optimizers, :data:`~bearer_gan.keys.NON_FINITE`
+          :data:`~bearer_gan.keys.DISCRIMINATOR`, both optimizers, :data:`~bearer_gan.keys.NON_FINITE`,
+          :data:`~bearer_gan.keys.PENALTIES` and each penalty's value
     """
 
     def __init__(self, run_dir: str, interval: int = 1000):
@@ -157,6 +159,9 @@ class GANCheckpoint(Callback):
             'callbacks': [(callback_type.__name__, callback_state) for callback_type, callback_state in zip(
                 callback_states[CallbackList.CALLBACK_TYPES], callback_states[CallbackList.CALLBACK_STATES])],
             'rng': _rng_states(),
+            # a lazy penalty reports its last value on the steps between two computations: keep it for those
+            'penalty_values': {str(penalty.key): state[penalty.key] for penalty in state.get(keys.PENALTIES) or ()
+                               if penalty.key in state},
         }
         path = os.path.join(self.run_dir, CHECKPOINT)
         with atomic_path(path) as temporary:
@@ -229,5 +234,8 @@ def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict) -> int:
     for callback, (_, callback_state) in zip(callbacks, saved):
         callback.load_state_dict(callback_state)
     _set_rng_states(checkpoint['rng'])
+    for penalty in trial.state.get(keys.PENALTIES) or ():
+        if str(penalty.key) in checkpoint.get('penalty_values', {}):
+            trial.state[penalty.key] = checkpoint['penalty_values'][str(penalty.key)]
     trial.state[keys.STEP] = checkpoint['step']
     return checkpoint['step']

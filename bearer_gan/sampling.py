@@ -14,7 +14,7 @@ from torchvision.utils import save_image
 
 from . import keys
 
-__all__ = ['sampling_generator', 'eval_mode', 'generate', 'save_grid']
+__all__ = ['sampling_generator', 'eval_mode', 'generate', 'class_rows', 'save_grid']
 
 
 def sampling_generator(state) -> torch.nn.Module:
@@ -49,10 +49,17 @@ def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0,
     """
     device = next(generator.parameters()).device if device is None else device
     noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
-    inputs = (noise,) if labels is None else (noise, labels)
+    if labels is not None and tuple(labels.shape) != (n,):
+        raise ValueError(f'labels must have shape ({n},), got {tuple(labels.shape)}')
+    inputs = (noise,) if labels is None else (noise, labels.long())
     with eval_mode(generator):
         return torch.cat([generator(*(part[start:start + batch_size].to(device) for part in inputs))
                           for start in range(0, n, batch_size)])
+
+
+def class_rows(num_classes: int, per_row: int) -> torch.Tensor:
+    """Labels ``(num_classes * per_row,)`` for a grid with one class per row: ``0 0 .. 0 1 1 .. 1 ..``."""
+    return torch.arange(num_classes).repeat_interleave(per_row)
 
 
 def save_grid(images: torch.Tensor, path: str, nrow: int = 8):

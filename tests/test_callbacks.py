@@ -110,3 +110,17 @@ def test_bad_callback_arguments_are_rejected():
         bearer_gan.FixedNoiseSampler('samples', 0)
     with pytest.raises(ValueError, match='EMA decay'):
         bearer_gan.GeneratorEMA(1.0)
+
+
+def test_the_loss_plot_clamps_the_discriminator_axis_only_for_probabilities(tmp_path):
+    from bearer_gan.callbacks.history import plot_history
+    columns = ('step', 'g_loss', 'd_loss', 'd_x', 'd_g_z', 'wasserstein', 'gradient_penalty')
+    rows = [[step, 1.0, -2.0, 6.0 + step, 3.0, 3.0 + step, 0.1] for step in range(1, 21)]
+    raw = plot_history(rows, str(tmp_path / 'raw.png'), columns=columns, probabilities=False)
+    assert list(raw) == ['losses', 'discriminator output: mean raw D(x), D(G(z))', 'penalties (unweighted)']
+    bottom, top = raw['discriminator output: mean raw D(x), D(G(z))']
+    assert top > 20  # raw outputs of 26 are shown, not cut at 1
+    rows = [[step, 1.0, 0.5, 0.7, 0.3] for step in range(1, 21)]
+    probabilities = plot_history(rows, str(tmp_path / 'bce.png'))
+    assert probabilities['discriminator output: D(x) real, D(G(z)) fake (probabilities)'] == (0.0, 1.0)
+    assert (tmp_path / 'raw.png').stat().st_size > 0 and (tmp_path / 'bce.png').stat().st_size > 0

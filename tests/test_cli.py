@@ -47,6 +47,18 @@ def a_file(tmp_path):
     (['--dataset', 'cifar'], "'cifar' is neither a data set (mnist, mnist-5k, fashion-mnist, cifar10) nor a folder"),
     (['--device', 'tpu'], 'is not a device'),
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),
+    (['--loss', 'wgan'], "invalid choice: 'wgan'"),
+    (['--loss', 'hinge', '--real-label', '0.9'], '--real-label belongs to the bce loss; --loss hinge has no target'),
+    (['--gp-weight', '5'], '--gp-weight belongs to the wgan-gp loss; --loss bce has no gradient penalty'),
+    (['--r1-gamma=-1'], 'must be 0 or a positive number'),
+    (['--r1-interval', '4'], '--r1-interval needs --r1-gamma'),
+    (['--r1-interval', '0', '--r1-gamma', '1'], 'positive integer'),
+    (['--lr-g', '0'], 'positive number'),
+    (['--lr-d=-1e-4'], 'positive number'),
+    (['--beta2', '1'], 'must be in [0, 1)'),
+    (['--lr-schedule', 'step'], "invalid choice: 'step'"),
+    (['--compile', '--loss', 'wgan-gp'], '--compile cannot train a penalty'),
+    (['--compile', '--r1-gamma', '1'], '--compile cannot train a penalty'),
 ])
 def test_bad_training_flags(capsys, tmp_path, argv, message):
     err = rejected(train_main, argv + ['--out', str(tmp_path / 'run')], capsys)

@@ -46,6 +46,46 @@ def test_discriminator_only_leaves_the_generator_bit_identical(digits):
     assert all(changed(d_before, discriminator))
 
 
+def state_tensors(module):
+    """Parameters *and* buffers (batch norm's running statistics and counts, spectral norm's vectors), by name."""
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+def test_the_untrained_network_keeps_its_buffers_bit_identical(digits):
+    # the tutorial generator has batch norm: in train mode every forward would move its running statistics
+    trial, generator, discriminator = make_trial(train_discriminator_only=True, d_steps=2)
+    before = state_tensors(generator)
+    assert any('running_mean' in name for name in before)
+    train(trial, digits, 3)
+    after = state_tensors(generator)
+    assert all(torch.equal(before[name], after[name]) for name in before), [
+        name for name in before if not torch.equal(before[name], after[name])]
+    assert generator.training  # back in train mode after each step
+    # a spectral-norm discriminator keeps power-iteration vectors as buffers: they must not move either
+    torch.manual_seed(0)
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    for layer in discriminator.modules():
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.utils.parametrizations.spectral_norm(layer)
+    trial = bearer_gan.gan_trial(generator, discriminator, torch.optim.Adam(generator.parameters()),
+                                 torch.optim.Adam(discriminator.parameters()), 100, train_generator_only=True,
+                                 device='cpu', verbose=0)
+    before = state_tensors(discriminator)
+    assert any(name.endswith('_u') for name in before)
+    train(trial, digits, 3)
+    after = state_tensors(discriminator)
+    assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_a_trained_network_in_train_mode_does_move_its_buffers(digits):
+    # the check above can fail: the same run with both networks trained moves the generator's statistics
+    trial, generator, _ = make_trial()
+    before = state_tensors(generator)
+    train(trial, digits, 1)
+    statistic = next(name for name in before if 'running_mean' in name)
+    assert not torch.equal(before[statistic], generator.state_dict()[statistic])
+
+
 def test_generator_step_accumulates_no_gradient_in_the_discriminator(digits):
     trial, generator, discriminator = make_trial()
     state = {torchbearer.X: digits[0][:8], torchbearer.MODEL: generator, **trial.state}

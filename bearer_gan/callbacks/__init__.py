@@ -7,15 +7,16 @@ with something to remember implement ``state_dict`` / ``load_state_dict``, which
 """
 from ..sampling import eval_mode, generate, sampling_generator, save_grid
 from .ema import GeneratorEMA, ema_decay
-from .history import QUANTITIES, LossHistory, plot_history, read_history
+from .history import PANELS, QUANTITIES, LossHistory, plot_history, read_history
 from .preview import TerminalPreview, render_half_blocks
 from .printer import LinePrinter
 from .progress import FixedNoiseSampler, ProgressGif, RealImageGrid, steps_done, write_gif
 from .saving import SaveModels, load_generator
+from .schedule import SCHEDULES, LearningRateSchedule
 from .tensorboard import TensorBoardLogger, tensorboard_available
 
-__all__ = ['GeneratorEMA', 'ema_decay', 'QUANTITIES', 'LossHistory', 'plot_history', 'read_history',
+__all__ = ['GeneratorEMA', 'ema_decay', 'QUANTITIES', 'PANELS', 'LossHistory', 'plot_history', 'read_history',
            'TerminalPreview', 'render_half_blocks', 'LinePrinter',
            'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'steps_done', 'write_gif', 'SaveModels',
-           'load_generator', 'TensorBoardLogger', 'tensorboard_available',
+           'load_generator', 'TensorBoardLogger', 'tensorboard_available', 'LearningRateSchedule', 'SCHEDULES',
            'eval_mode', 'generate', 'sampling_generator', 'save_grid']

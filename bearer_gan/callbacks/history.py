@@ -16,14 +16,19 @@ import torch
 import torchbearer
 from torchbearer.callbacks import Callback
 
-from .. import keys
 from ..files import atomic_path
+from ..metrics import BASE_QUANTITIES
 from .progress import steps_done
 
-__all__ = ['QUANTITIES', 'LossHistory', 'read_history', 'plot_history']
+__all__ = ['QUANTITIES', 'PANELS', 'LossHistory', 'read_history', 'plot_history']
 
-#: What :class:`LossHistory` records when not told otherwise: both losses, D(x) and D(G(z)).
-QUANTITIES = (keys.GENERATOR_LOSS, keys.DISCRIMINATOR_LOSS, keys.D_REAL, keys.D_FAKE)
+#: What :class:`LossHistory` records when not told otherwise: both losses, D(x) and D(G(z))
+#: (:func:`~bearer_gan.metrics.reported_quantities` gives those of a loss and its penalties).
+QUANTITIES = BASE_QUANTITIES
+
+#: The plot's panels: which columns each shows.
+PANELS = (('losses', ('g_loss', 'd_loss')), ('discriminator output', ('d_x', 'd_g_z', 'wasserstein')),
+          ('penalties (unweighted)', ('gradient_penalty', 'r1_penalty')))
 
 
 class LossHistory(Callback):
@@ -39,6 +44,8 @@ class LossHistory(Callback):
         write_interval: steps between appends to the CSV.
         quantities: the state keys to record, each a scalar tensor at every step;
             :data:`QUANTITIES` (losses, D(x), D(G(z))) when None.
+        probabilities: whether D(x) and D(G(z)) are probabilities (the ``bce`` loss), so that the
+            plot's axis is clamped to ``[0, 1]``; other losses report raw outputs.
 
     Attributes:
         columns: the CSV's header.
@@ -51,12 +58,13 @@ class LossHistory(Callback):
     """
 
     def __init__(self, csv_path: str, plot_path: Optional[str] = None, write_interval: int = 500,
-                 quantities: Optional[Sequence[torchbearer.StateKey]] = None):
+                 quantities: Optional[Sequence[torchbearer.StateKey]] = None, probabilities: bool = True):
         if write_interval < 1:
             raise ValueError(f'write interval must be a positive integer, got {write_interval}')
         self.csv_path, self.plot_path, self.write_interval = csv_path, plot_path, write_interval
         self.quantities = tuple(QUANTITIES if quantities is None else quantities)
         self.columns = ('step',) + tuple(str(key) for key in self.quantities)
+        self.probabilities = probabilities
         self.rows_written, self._bytes = 0, 0
         self._pending: List[torch.Tensor] = []
         self._pending_steps: List[int] = []
@@ -72,7 +80,7 @@ class LossHistory(Callback):
             self._cut_back()
 
     def on_step_training(self, state):
-        self._pending.extend([state[key].detach() for key in self.quantities])
+        self._pending.extend([state[key].detach().float() for key in self.quantities])
         self._pending_steps.append(steps_done(state))
         if len(self._pending_steps) >= self.write_interval:
             self.write_csv()
@@ -97,7 +105,7 @@ class LossHistory(Callback):
         self.write_csv()
         if self.plot_path and self.rows_written:
             header, rows = read_history(self.csv_path)
-            plot_history(rows, self.plot_path, columns=header)
+            plot_history(rows, self.plot_path, columns=header, probabilities=self.probabilities)
 
     def state_dict(self):
         self.write_csv()
@@ -149,13 +157,18 @@ def read_history(path: str):
 
 
 def plot_history(rows: List[List[float]], path: str, window: int = 50,
-                 columns: Sequence[str] = ('step',) + tuple(str(key) for key in QUANTITIES)):
-    """Plot every column per step, raw (faint) and as a ``window``-step moving average: the losses
-    (columns named ``*loss*``) on one panel, everything else (D outputs, ...) on another.
+                 columns: Sequence[str] = ('step',) + tuple(str(key) for key in QUANTITIES),
+                 probabilities: bool = True) -> dict:
+    """Plot losses, discriminator outputs and penalties per step, raw (faint) and as a ``window``-step moving average.
 
     Args:
         rows: ``[step, value, ...]`` per step, in the order of ``columns``.
-        columns: the name of each column, ``step`` first.
+        columns: the name of each column, ``step`` first; a panel is drawn for each group of
+            :data:`PANELS` present.
+        probabilities: clamp the discriminator-output axis to ``[0, 1]`` (only where they are probabilities).
+
+    Returns:
+        ``{panel title: (bottom, top)}``, the y-range each panel was drawn with.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -165,9 +178,9 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50,
     steps = values[:, 0]
     window = max(1, min(window, len(values)))
     kernel = np.ones(window) / window
-    losses = [index for index, name in enumerate(columns) if index and 'loss' in name]
-    others = [index for index, name in enumerate(columns) if index and index not in losses]
-    panels = [(title, indices) for title, indices in (('losses', losses), ('discriminator output', others)) if indices]
+    columns = list(columns)
+    panels = [(title, [columns.index(name) for name in names if name in columns]) for title, names in PANELS]
+    panels = [(title, indices) for title, indices in panels if indices]
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for axis, (title, indices) in zip(axes[0], panels):
         for column in indices:
@@ -177,10 +190,15 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50,
         axis.set_xlabel('step')
         axis.set_title(title)
         axis.legend()
-        if title != 'losses' and 0 <= values[:, indices].min() and values[:, indices].max() <= 1:
-            axis.set_title('discriminator output: D(x) real, D(G(z)) fake')
-            axis.set_ylim(0, 1)
+        if title == 'discriminator output':
+            if probabilities:
+                axis.set_title('discriminator output: D(x) real, D(G(z)) fake (probabilities)')
+                axis.set_ylim(0, 1)
+            else:
+                axis.set_title('discriminator output: mean raw D(x), D(G(z))')
     figure.tight_layout()
+    ranges = {axis.get_title(): axis.get_ylim() for axis in axes[0]}
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format='png', dpi=100)
     plt.close(figure)
+    return ranges

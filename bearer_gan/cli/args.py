@@ -8,11 +8,13 @@ import os
 import sys
 from typing import List, Optional, Sequence, Set
 
+from ..callbacks import SCHEDULES
 from ..closures import PRECISIONS
 from ..data import DATASETS
+from ..losses import LOSSES
 from ..models import DEFAULT_LATENT_DIM, MODELS
 from . import parsing
-from .config import CONFIG_FORMAT, DISPLAY_FLAGS, RESUME_FLAGS, resolve_config
+from .config import BCE_REAL_LABEL, CONFIG_FORMAT, DISPLAY_FLAGS, RESUME_FLAGS, resolve_config
 
 __all__ = ['DEFAULTS', 'CONFIG_EXCLUDED', 'add_train_arguments', 'check_train_args', 'parse_train_args', 'train_config',
            'given_flags']
@@ -24,10 +26,20 @@ DEFAULTS = dict(
     steps=15000,              # generator updates
     batch_size=128,           # real images per step (and as many generated ones)
     lr=2e-4,                  # Adam learning rate, both networks (the tutorial's 2e-3 collapses to few digits)
+    lr_g=None,                # the generator's learning rate; None takes lr
+    lr_d=None,                # the discriminator's learning rate; None takes lr
     beta1=0.5,                # Adam's first moment decay: 0.5 is the DCGAN recipe, less momentum
+    beta2=0.999,              # Adam's second moment decay (WGAN-GP uses beta1 0, beta2 0.9)
+    lr_schedule='constant',   # 'linear' or 'cosine' decay both learning rates to 0 over the steps
     latent_dim=None,          # size of z; None takes the model's own (100 or 64)
+    loss='bce',               # 'hinge', 'lsgan' or 'wgan-gp' (bearer_gan.losses.LOSSES)
     d_steps=1,                # discriminator updates per generator update
-    real_label=0.9,           # one-sided label smoothing: D aims at 0.9 for real images, not 1
+    real_label=None,          # bce only: D aims at this for real images; None takes 0.9 (one-sided label smoothing)
+    gp_weight=None,           # wgan-gp only: weight of the gradient penalty; None takes 10
+    r1_gamma=0.0,             # R1 penalty on real images (any loss); 0 turns it off
+    r1_interval=1,            # compute R1 every this many steps, times this many (lazy R1); 1 for every step
+    conditional=False,        # class-conditional G(z, y) and projection D(x, y), on the data set's labels
+    spectral_norm=False,      # spectral norm on every layer of the discriminator
     ema_decay=0.999,          # samples come from a moving average of the generator; 0 turns it off
     precision='fp32',         # 'bf16': autocast, faster on GPUs and on CPUs with bfloat16 instructions
     compile=False,            # torch.compile both networks: for GPUs (slower than eager for these MLPs on a small CPU)
@@ -55,14 +67,31 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument('--steps', type=parsing.positive_int, default=DEFAULTS['steps'], help='generator updates')
     parser.add_argument('--batch-size', type=parsing.positive_int, default=DEFAULTS['batch_size'])
     parser.add_argument('--lr', type=parsing.positive_float, default=DEFAULTS['lr'], help='Adam learning rate')
+    parser.add_argument('--lr-g', type=parsing.positive_float, default=DEFAULTS['lr_g'],
+                        help="the generator's learning rate (default: --lr)")
+    parser.add_argument('--lr-d', type=parsing.positive_float, default=DEFAULTS['lr_d'],
+                        help="the discriminator's learning rate (default: --lr)")
     parser.add_argument('--beta1', type=parsing.probability, default=DEFAULTS['beta1'], help="Adam's beta1")
+    parser.add_argument('--beta2', type=parsing.probability, default=DEFAULTS['beta2'], help="Adam's beta2")
+    parser.add_argument('--lr-schedule', choices=tuple(SCHEDULES), default=DEFAULTS['lr_schedule'],
+                        help='learning-rate schedule of both networks over --steps')
     parser.add_argument('--latent-dim', type=parsing.positive_int, default=DEFAULTS['latent_dim'],
                         help="size of z (default: the model's own)")
     parser.add_argument('--model', choices=sorted(MODELS), default=DEFAULTS['model'])
+    parser.add_argument('--loss', choices=tuple(LOSSES), default=DEFAULTS['loss'], help='the GAN loss')
     parser.add_argument('--d-steps', type=parsing.positive_int, default=DEFAULTS['d_steps'],
                         help='discriminator updates per generator update')
     parser.add_argument('--real-label', type=parsing.positive_float, default=DEFAULTS['real_label'],
-                        help='discriminator target for real images, in (0, 1]')
+                        help=f'bce only: discriminator target for real images, in (0, 1] (default: {BCE_REAL_LABEL})')
+    parser.add_argument('--gp-weight', type=parsing.positive_float, default=DEFAULTS['gp_weight'],
+                        help='wgan-gp only: weight of the gradient penalty (default: 10)')
+    parser.add_argument('--r1-gamma', type=parsing.non_negative_float, default=DEFAULTS['r1_gamma'],
+                        help='add the R1 penalty on real images with this gamma (any loss); 0: none')
+    parser.add_argument('--r1-interval', type=parsing.positive_int, default=DEFAULTS['r1_interval'],
+                        help='compute R1 every K steps, scaled by K (lazy R1, as in StyleGAN2)')
+    parser.add_argument('--conditional', action='store_true',
+                        help="class-conditional: G(z, y) and a projection D(x, y) on the data set's labels")
+    parser.add_argument('--spectral-norm', action='store_true', help="spectral norm on the discriminator's layers")
     parser.add_argument('--ema-decay', type=parsing.probability, default=DEFAULTS['ema_decay'],
                         help='moving average of the generator used for samples, 0 to turn off')
     parser.add_argument('--precision', choices=PRECISIONS, default=DEFAULTS['precision'],
@@ -122,8 +151,17 @@ def check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
                          f"got {', '.join('--' + name.replace('_', '-') for name in refused)}")
     if args.train_generator_only and args.train_discriminator_only:
         parser.error('--train-generator-only and --train-discriminator-only exclude each other')
-    if args.real_label > 1:
+    if args.real_label is not None and args.loss != 'bce':
+        parser.error(f'--real-label belongs to the bce loss; --loss {args.loss} has no target for real images')
+    if args.real_label is not None and args.real_label > 1:
         parser.error(f'--real-label must be in (0, 1], got {args.real_label}')
+    if args.gp_weight is not None and LOSSES[args.loss].penalty is None:
+        parser.error(f'--gp-weight belongs to the wgan-gp loss; --loss {args.loss} has no gradient penalty')
+    if args.compile and (args.r1_gamma or LOSSES[args.loss].penalty is not None) and not args.train_generator_only:
+        parser.error('--compile cannot train a penalty (torch.compile has no double backward): leave out --compile, '
+                     'or --r1-gamma and the wgan-gp loss')
+    if args.r1_interval > 1 and not args.r1_gamma:
+        parser.error('--r1-interval needs --r1-gamma (R1 is off)')
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         parser.error(f'--data-dir {args.data_dir!r} is a file, not a directory')
 

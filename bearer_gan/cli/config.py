@@ -9,9 +9,10 @@ trained with, so :func:`upgrade_config` can fill it in and the run still resumes
 """
 from typing import Any, Dict, Mapping, Tuple
 
+from ..losses import LOSSES
 from ..models import DEFAULT_LATENT_DIM
 
-__all__ = ['CONFIG_FORMAT', 'ADDED_KEYS', 'RESUME_FLAGS', 'DISPLAY_FLAGS', 'upgrade_config', 'resolve_config',
+__all__ = ['CONFIG_FORMAT', 'ADDED_KEYS', 'BCE_REAL_LABEL', 'RESUME_FLAGS', 'DISPLAY_FLAGS', 'upgrade_config', 'resolve_config',
            'run_identity', 'same_run', 'run_difference']
 
 #: The format of the ``config.json`` this version writes; one without a ``config_format`` entry is format 1.
@@ -27,7 +28,20 @@ ADDED_KEYS: Dict[str, Tuple[int, Any]] = {
     'channels': (2, None),        # folders of images trained on named data sets at their own size,
     'data_memory': (2, None),     # held in memory
     'data_workers': (2, None),
+    'loss': (2, 'bce'),           # the loss family: runs before it trained bce at one learning rate,
+    'lr_g': (2, None),            # constant, with Adam's beta2 0.999, unconditional, no penalty
+    'lr_d': (2, None),
+    'beta2': (2, 0.999),
+    'lr_schedule': (2, 'constant'),
+    'gp_weight': (2, None),
+    'r1_gamma': (2, 0.0),
+    'r1_interval': (2, 1),
+    'conditional': (2, False),
+    'spectral_norm': (2, False),
 }
+
+#: The one-sided label smoothing a ``bce`` run uses when ``--real-label`` is not given.
+BCE_REAL_LABEL = 0.9
 
 #: Flags ``--resume RUN`` accepts besides itself: they change how far the run goes, where it runs
 #: and what it shows, not what it trains (config keys, ``no_eval`` is not one).
@@ -41,11 +55,20 @@ _NOT_IDENTITY = ('device', 'config_format', 'data')
 
 
 def resolve_config(config: Mapping[str, Any]) -> Dict[str, Any]:
-    """The configuration with the values that default to others filled in, as the run uses them: ``latent_dim``
-    (None takes the model's own)."""
+    """The configuration with the values that default to others filled in, as the run uses them:
+    ``latent_dim`` (None takes the model's own), both learning rates (``lr``), the ``bce`` loss's
+    real label (:data:`BCE_REAL_LABEL`) and the ``wgan-gp`` loss's gradient-penalty weight (its own, 10)."""
     config = dict(config)
     if config.get('latent_dim') is None and config.get('model') in DEFAULT_LATENT_DIM:
         config['latent_dim'] = DEFAULT_LATENT_DIM[config['model']]
+    for name in ('lr_g', 'lr_d'):
+        if config.get(name) is None and 'lr' in config:
+            config[name] = config['lr']
+    loss = LOSSES.get(config.get('loss', 'bce'))
+    if loss is not None and loss.takes_real_label and config.get('real_label') is None:
+        config['real_label'] = BCE_REAL_LABEL
+    if loss is not None and loss.penalty is not None and config.get('gp_weight') is None:
+        config['gp_weight'] = loss.penalty_weight
     return config
 
 

@@ -19,14 +19,17 @@ import torchbearer
 from .. import keys
 from ..checkpoint import (CHECKPOINT, PREVIOUS_CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint,
                           restore_checkpoint)
-from ..callbacks import FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels
+from ..callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
+                         SaveModels)
 from ..callbacks.tensorboard import TENSORBOARD_MISSING, TensorBoardLogger, tensorboard_available, write_scores
 from ..data import (DatasetError, ImageData, data_fingerprint, dataset_batches, fingerprint_difference, load_dataset,
                     memory_budget)
 from ..evaluation import evaluate_run
 from ..files import write_json
-from ..losses import discriminator_loss, generator_loss
+from ..losses import LOSSES
+from ..metrics import reported_quantities
 from ..models import build_from_spec, model_spec
+from ..penalties import loss_penalties
 from ..safety import NonFiniteLossError
 from ..trial import default_device, gan_adam, gan_trial, run_gan
 from . import args as train_args
@@ -34,8 +37,8 @@ from . import parsing, run_dir
 from .config import RESUME_FLAGS, same_run
 from .display import display_callbacks, progress_verbosity
 
-__all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator', 'train',
-           'parse', 'prepare', 'record_data', 'clean_exits', 'score_summary', 'report', 'main']
+__all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callbacks', 'report_discriminator',
+           'penalties_of', 'train', 'parse', 'prepare', 'record_data', 'clean_exits', 'score_summary', 'report', 'main']
 
 
 # docs: data
@@ -60,19 +63,21 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
 
 # docs: models
 def make_spec(config: dict, data: ImageData) -> dict:
-    """The model pair's constructor arguments: its name and latent size from the flags, the image shape from the data.
+    """The model pair's constructor arguments: its name and latent size from the flags, the image shape (and,
+    for ``--conditional``, the number of classes) from the data, spectral norm in the discriminator or not.
 
     Raises:
         ValueError: when the pair cannot build images of that shape.
     """
-    return model_spec(config['model'], config['latent_dim'], data.image_shape)
+    num_classes = data.num_classes if config['conditional'] else None
+    return model_spec(config['model'], config['latent_dim'], data.image_shape, num_classes, config['spectral_norm'])
 
 
 def make_models(config: dict, spec: dict):
-    """The generator / discriminator pair of ``spec``, and one (fused) Adam optimizer for each."""
+    """The generator / discriminator pair of ``spec``, and one (fused) Adam optimizer for each, with its own learning rate."""
     generator, discriminator = build_from_spec(spec)
-    generator_optimizer = gan_adam(generator.parameters(), config['lr'], config['beta1'])
-    discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr'], config['beta1'])
+    generator_optimizer = gan_adam(generator.parameters(), config['lr_g'], config['beta1'], config['beta2'])
+    discriminator_optimizer = gan_adam(discriminator.parameters(), config['lr_d'], config['beta1'], config['beta2'])
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 # docs: end models
 
@@ -83,16 +88,18 @@ def make_callbacks(config: dict, spec: dict, *, quiet: bool = False,
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
     and the checkpoint comes last, once every other callback has written its outputs. What is
     printed depends on where (:func:`~bearer_gan.cli.display.display_callbacks`)."""
-    out = config['out']
+    out, loss = config['out'], LOSSES[config['loss']]
+    schedule = [LearningRateSchedule(config['lr_schedule'], config['steps'])] if config['lr_schedule'] != 'constant' else []
     averaging = [GeneratorEMA(config['ema_decay'])] if config['ema_decay'] > 0 else []
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config['sample_interval'], seed=config['seed'])
     logs = ([TensorBoardLogger(os.path.join(out, 'tensorboard'), config['log_interval'], sampler)]
             if config['tensorboard'] else [])
-    return averaging + [
+    return schedule + averaging + [
         sampler,
         ProgressGif(sampler, os.path.join(out, 'progress.gif')),
         RealImageGrid(os.path.join(out, 'real.png')),
-        LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png')),
+        LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
+                    quantities=reported_quantities(loss, penalties_of(config)), probabilities=loss.probabilities),
         SaveModels(out, spec),
         *logs,
         *display_callbacks(config, sampler, quiet=quiet, preview=preview),  # log lines, a terminal preview
@@ -106,6 +113,13 @@ def report_discriminator(state):
     """A callback from a plain function of state: the last step's D(x) and D(G(z)), read by their keys."""
     if keys.D_REAL in state:
         print(f'last step: D(x) = {state[keys.D_REAL].item():.3f}, D(G(z)) = {state[keys.D_FAKE].item():.3f}')
+
+
+def penalties_of(config: dict) -> list:
+    """The penalties the run adds to the discriminator's loss: the loss's own (WGAN-GP's), and R1 when asked for."""
+    if config['train_generator_only']:
+        return []
+    return loss_penalties(config['loss'], config['gp_weight'], config['r1_gamma'], config['r1_interval'])
 # docs: end callbacks
 
 
@@ -123,8 +137,9 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
     generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config, spec)
     trial = gan_trial(
         generator, discriminator, generator_optimizer, discriminator_optimizer, latent_dim=spec['latent_dim'],
-        generator_criterion=generator_loss, discriminator_criterion=discriminator_loss,
-        d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
+        num_classes=spec['num_classes'], loss=config['loss'], real_label=config['real_label'],
+        gp_weight=config['gp_weight'], r1_gamma=config['r1_gamma'], r1_interval=config['r1_interval'],
+        d_steps=config['d_steps'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
         callbacks=make_callbacks(config, spec, quiet=quiet, preview=preview), device=config['device'],
@@ -189,12 +204,16 @@ def _prepare(args):
     config, resumed = _resumed_config(args)
     checkpoint = None
     if resumed:
+        run_dir.writable_dir(resumed)
         checkpoint, path = load_checkpoint(resumed, warn=_warn)
         if checkpoint['step'] > config['steps']:
             raise parsing.UsageError(f"{resumed!r} is at step {checkpoint['step']}, past --steps {config['steps']}")
     if config['tensorboard'] and not tensorboard_available():
         raise parsing.UsageError(TENSORBOARD_MISSING)
     data = make_data(config)
+    if config['conditional'] and data.labels is None:
+        raise parsing.UsageError(f"--conditional trains on class labels and {data.name!r} has none; put the images "
+                                 'in one sub-folder per class, or leave out --conditional')
     try:
         make_spec(config, data)
     except ValueError as error:  # the pair cannot build these images: say so before anything is written
