@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 import torchbearer
@@ -96,10 +96,12 @@ def report_discriminator(state):
 
 
 # docs: training
-def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None):
+def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None,
+          callbacks: Sequence[torchbearer.callbacks.Callback] = ()):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
     With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
+    ``callbacks`` run after the run's own (:func:`make_callbacks`): a benchmark's clock, for instance.
     """
     torch.manual_seed(config['seed'])
     spec = make_spec(config, data)
@@ -110,7 +112,7 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
         d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config, spec), device=config['device'])
+        callbacks=make_callbacks(config, spec) + list(callbacks), device=config['device'])
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint)
     return run_gan(trial, batches, config['steps'])
