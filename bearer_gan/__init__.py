@@ -10,8 +10,8 @@ from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGi
                         load_generator, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
-from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, image_batches, load_dataset, load_mnist,
-                   to_unit_range)
+from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, dataset_batches,
+                   image_batches, load_dataset, load_folder, load_mnist, memory_budget, streamed_batches, to_unit_range)
 from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer, class_coverage, conditional_accuracy,
                          evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
                          scorer_for)
@@ -34,7 +34,7 @@ __all__ = [
     'LeNetClassifier', 'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
     'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
-    'to_unit_range',
+    'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder', 'memory_budget', 'streamed_batches',
     'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
     'frechet_distance', 'scorer_for', 'FidEvaluator',
     'atomic_path', 'write_json',

@@ -44,7 +44,7 @@ def a_file(tmp_path):
     (['--real-label', '1.5'], 'must be in (0, 1]'),
     (['--train-generator-only', '--train-discriminator-only'], 'exclude each other'),
     (['--model', 'stylegan'], "invalid choice: 'stylegan'"),
-    (['--dataset', 'cifar'], "invalid choice: 'cifar'"),
+    (['--dataset', 'cifar'], "'cifar' is neither a data set (mnist, mnist-5k, fashion-mnist, cifar10) nor a folder"),
     (['--device', 'tpu'], 'is not a device'),
     (['--precision', 'fp16'], "invalid choice: 'fp16'"),
 ])

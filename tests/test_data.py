@@ -130,6 +130,23 @@ def test_cifar10_is_read_from_torchvisions_layout_as_rgb(tmp_path):
     assert data.labels.tolist() == sum((batch['labels'] for batch in batches), [])
 
 
+def test_cifar10_batches_of_unequal_sizes_keep_their_order(tmp_path):
+    folder = tmp_path / 'cifar-10-batches-py'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    batches = []
+    for number, count in zip(range(1, 6), (3, 5, 1, 3, 2)):  # larger and smaller than the first
+        batch = {'data': rng.integers(0, 256, (count, 3072)).astype(np.uint8),
+                 'labels': [int(label) for label in rng.integers(0, 10, count)]}
+        with open(folder / f'data_batch_{number}', 'wb') as handle:
+            pickle.dump(batch, handle)
+        batches.append(batch)
+    data = bearer_gan.load_dataset('cifar10', str(tmp_path))
+    expected = np.concatenate([batch['data'] for batch in batches]).reshape(-1, 3, 32, 32)
+    assert torch.equal(data.images, torch.from_numpy(expected))
+    assert data.labels.tolist() == sum((batch['labels'] for batch in batches), [])
+
+
 def test_cifar10_offline_without_files_says_what_to_put_where(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, 'url', f'file://{tmp_path}/no-such-mirror/cifar-10-python.tar.gz')
     with pytest.raises(bearer_gan.DatasetError) as error:

@@ -32,8 +32,12 @@ DEFAULTS = dict(
     compile=False,            # torch.compile both networks: for GPUs (slower than eager for these MLPs on a small CPU)
     sample_interval=500,      # steps between sample grids (GIF frames)
     checkpoint_interval=1000,  # steps between checkpoints (also written at the end and on Ctrl-C)
-    dataset='mnist',          # 'mnist' downloads (falls back to 'mnist-5k' offline)
-    data_dir='./data',
+    dataset='mnist',          # 'mnist' downloads (falls back to 'mnist-5k' offline); or a folder of images
+    data_dir='./data',        # where data sets are downloaded and folders cached
+    image_size=None,          # resize the shorter side and centre-crop square; None keeps the data set's size
+    channels=None,            # 1 or 3; None keeps the data set's (a folder: 1 when every image is greyscale)
+    data_memory=None,         # GiB a folder's decoded images may take, else streamed; None: half the free memory
+    data_workers=None,        # processes decoding a folder; None: one per core (one core left to training)
     out='runs/gan',
     seed=0,
 )
@@ -81,8 +85,20 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help='steps between checkpoints')
     parser.add_argument('--resume', metavar='RUN_DIR', type=parsing.existing_dir,
                         help="continue a stopped run with its own config.json (takes no other flags)")
-    parser.add_argument('--dataset', choices=DATASETS, default=DEFAULTS['dataset'])
-    parser.add_argument('--data-dir', default=DEFAULTS['data_dir'])
+    parser.add_argument('--dataset', type=parsing.dataset_or_folder(DATASETS), default=DEFAULTS['dataset'],
+                        metavar=f"{{{','.join(DATASETS)}}} or FOLDER",
+                        help='a data set by name, or a folder of images (one sub-folder per class, or flat)')
+    parser.add_argument('--data-dir', default=DEFAULTS['data_dir'],
+                        help='where data sets are downloaded and folders of images cached')
+    parser.add_argument('--image-size', type=parsing.image_size, default=DEFAULTS['image_size'], metavar='N',
+                        help="resize the images' shorter side to N and centre-crop them square (N >= 8)")
+    parser.add_argument('--channels', type=int, choices=(1, 3), default=DEFAULTS['channels'],
+                        help='train on grey (1) or colour (3) images (default: the data set\'s own)')
+    parser.add_argument('--data-memory', type=parsing.non_negative_float, default=DEFAULTS['data_memory'],
+                        metavar='GIB', help="memory a folder's decoded images may take before it is streamed from "
+                        'disk (default: half the free memory; 0 always streams)')
+    parser.add_argument('--data-workers', type=parsing.non_negative_int, default=DEFAULTS['data_workers'],
+                        metavar='N', help='processes decoding a folder of images (default: one per core)')
     parser.add_argument('--out', default=DEFAULTS['out'], help='folder for every output')
     parser.add_argument('--overwrite', action='store_true', help='replace the outputs of a different run in --out')
     parser.add_argument('--device', type=parsing.torch_device, default=None,

@@ -19,7 +19,7 @@ import torchbearer
 from .. import keys
 from ..checkpoint import CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from ..callbacks import FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels
-from ..data import DatasetError, ImageData, image_batches, load_dataset
+from ..data import DatasetError, ImageData, dataset_batches, load_dataset, memory_budget
 from ..evaluation import evaluate_run
 from ..files import write_json
 from ..losses import discriminator_loss, generator_loss
@@ -35,18 +35,21 @@ __all__ = ['make_data', 'make_batches', 'make_spec', 'make_models', 'make_callba
 
 # docs: data
 def make_data(config: dict) -> ImageData:
-    """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU."""
-    return load_dataset(config['dataset'], config['data_dir'])
+    """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU
+    (a folder too large for ``--data-memory`` is decoded on demand instead)."""
+    budget = memory_budget(config['data_memory'], config['device'])  # bytes the decoded images may take
+    return load_dataset(config['dataset'], config['data_dir'], image_size=config['image_size'],
+                        channels=config['channels'], memory_limit=budget, num_workers=config['data_workers'])
 
 
 def make_batches(data: ImageData, config: dict, start_step: int = 0):
-    """The images moved to the training device once, batched by index and scaled to [-1, 1] per batch.
+    """The images moved to the training device once, batched by index and scaled to [-1, 1] per batch
+    (streamed ones are decoded by worker processes, in the same order).
 
     The order of the batches depends only on the seed and the step, so a resumed run starts at ``start_step``.
     """
-    images = data.images.to(config['device'])
-    labels = None if data.labels is None else data.labels.to(config['device'])
-    return image_batches(images, labels, config['batch_size'], seed=config['seed'], start_step=start_step)
+    return dataset_batches(data, config['batch_size'], config['device'], seed=config['seed'], start_step=start_step,
+                           num_workers=config['data_workers'])
 # docs: end data
 
 

@@ -123,18 +123,30 @@ def read_run_config(run_dir: str) -> Dict[str, object]:
     return config
 
 
+#: Most training images a reference set holds when the data set is streamed from disk: a seeded
+#: sample of them is decoded instead of the whole set, which did not fit in memory.
+STREAMED_REFERENCE_IMAGES = 10000
+
+
 def default_reference_images(config: Dict[str, object]) -> torch.Tensor:
     """The training images of a run, ``uint8`` ``(N, C, H, W)``, loaded as the run loaded them:
     :func:`~bearer_gan.data.load_dataset` with the run's ``dataset``, ``data_dir``, ``image_size``
     and ``channels`` (no download: training put the files there; a folder's decoded cache is reused).
+    A folder too large for memory, which training streamed from disk, is represented by a
+    seeded sample of :data:`STREAMED_REFERENCE_IMAGES` of its images.
 
     Raises:
         FidUnavailable: when the data cannot be loaded any more (the reason in one line).
     """
-    from ..data import DatasetError, load_dataset
+    from ..data import DatasetError, load_dataset, memory_budget
     try:
-        return load_dataset(str(config.get('dataset')), str(config.get('data_dir', './data')),
-                            image_size=config.get('image_size'), channels=config.get('channels')).images
+        images = load_dataset(str(config.get('dataset')), str(config.get('data_dir', './data')),
+                              image_size=config.get('image_size'), channels=config.get('channels'),
+                              memory_limit=memory_budget(config.get('data_memory'))).images
+        if isinstance(images, torch.Tensor):
+            return images
+        sample = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:STREAMED_REFERENCE_IMAGES]
+        return images[sample.sort().values]  # decoded from disk, in data set order
     except DatasetError as error:
         raise FidUnavailable(f'the training images of {config.get("dataset")!r} cannot be loaded: {error}') from error
 
