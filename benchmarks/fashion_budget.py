@@ -66,18 +66,25 @@ RECIPES = {
     'mlp': dict(PLAIN),
     # The package's DCGAN (width 32) with the same optimiser and batch: what --model dcgan trains.
     'dcgan': dict(PLAIN, model='dcgan'),
-    # The SNGAN ResNet at width 32 (the package's 64 makes ~3x fewer steps in the budget), batch 64
-    # as in SNGAN, bf16 autocast (its convolutions run ~3x faster in bfloat16 on this CPU).
-    'resnet': dict(PLAIN, model='resnet32', batch_size=64, precision='bf16'),
+    # The SNGAN ResNet with its spectral-normalised discriminator, at width 32: the package's 64
+    # makes about half as many steps in the budget. Batch 64 as in SNGAN; bf16 autocast, in which
+    # its convolutions run about twice as fast as in fp32 on an AVX-512 CPU.
+    'resnet': dict(PLAIN, model='resnet32-sn', batch_size=64, precision='bf16'),
     # What `bearer-gan train --dataset fashion-mnist` trains when no other flag is given.
     'default': {},
 }
 # docs: end recipes
 
-#: Model widths the recipes use that the package does not register under a name of its own.
+
+def _resnet32_sn_discriminator(image_shape):
+    return models.apply_spectral_norm(models.ResNetDiscriminator(image_shape, width=32))
+
+
+#: Pairs the recipes use that the package does not register under a name of its own:
+#: ``name -> (generator_factory, discriminator_factory, latent_dim, description)``.
 BENCHMARK_MODELS = {
-    'resnet32': (functools.partial(models.ResNetGenerator, width=32),
-                 functools.partial(models.ResNetDiscriminator, width=32), 128, 'the SNGAN ResNet at width 32'),
+    'resnet32-sn': (functools.partial(models.ResNetGenerator, width=32), _resnet32_sn_discriminator, 128,
+                    'the SNGAN ResNet at width 32, spectral norm in the discriminator'),
 }
 
 COLUMNS = ('recipe', 'flags', 'steps', 'training (s)', 'steps/s', 'FID', 'classes covered', 'smallest class share')
@@ -137,6 +144,7 @@ class Budget(Callback):
         if self.points and done >= self.points[0]:
             self.points.pop(0)
             self.curve.append(dict(step=step, seconds=round(self.elapsed, 1), **self.score(state)))
+            print(f'\n  step {step}, {self.elapsed:.0f} s: {self.curve[-1]}', flush=True)
         if not self.steps and self.elapsed >= self.seconds:
             state[torchbearer.STOP_TRAINING] = True
         self._started = time.perf_counter()
@@ -155,13 +163,18 @@ def parse_recipe(flags: List[str], out: str, data_dir: str, steps: int):
     return cli_train.parse(argv, prog='fashion_budget')
 
 
-def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 200, warm: int = 20,
-                   rounds: int = 3) -> Dict[str, float]:
-    """Each recipe's speed relative to ``mlp``: single-threaded CPU seconds per step, median over alternating runs."""
+def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 200, rounds: int = 3
+                   ) -> Dict[str, float]:
+    """Each recipe's speed relative to ``mlp``, from single-threaded CPU seconds per step.
+
+    Every recipe trains ``steps`` steps, ``rounds`` times, the recipes taking turns so that each
+    sees the machine's load of the same minutes; a recipe's time per step is the median over all
+    its steps (so that a burst of contention does not count), the first 20 of each run left out.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     names = ['mlp'] + [name for name in recipes if name != 'mlp']
-    per_step = {name: [] for name in names}
+    clocks = {name: CpuClock(warm=20) for name in names}
     try:
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(rounds):
@@ -169,28 +182,26 @@ def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 20
                     flags = recipes[name] if name in recipes else recipe_argv(RECIPES['mlp'])
                     parser, args = parse_recipe(flags, folder, data_dir, steps)
                     config, _, data, batches = cli_train.prepare(args, parser)
-                    clock = CpuClock(warm)
-                    cli_train.train(config, data, batches, callbacks=[clock])
-                    per_step[name].append(clock.seconds / (steps - warm))
-                    print(f'  {name}: {per_step[name][-1] * 1000:.1f} ms CPU per step', flush=True)
+                    cli_train.train(config, data, batches, callbacks=[clocks[name]])
     finally:
         torch.set_num_threads(threads)
-    return {name: statistics.median(mlp / own for mlp, own in zip(per_step['mlp'], per_step[name]))
-            for name in names}
+    per_step = {name: statistics.median(clock.seconds) for name, clock in clocks.items()}
+    for name in names:
+        print(f'  {name}: {per_step[name] * 1000:.1f} ms CPU per step (median of {len(clocks[name].seconds)})')
+    return {name: per_step['mlp'] / per_step[name] for name in names}
 
 
 class CpuClock(Callback):
-    """The process's CPU seconds from step ``warm`` to the end of training."""
+    """The process's CPU seconds of every step after the first ``warm`` of a run, in ``seconds``."""
 
     def __init__(self, warm: int):
-        self.warm, self.seconds, self._started = warm, None, None
+        self.warm, self.seconds, self._last = warm, [], None
 
     def on_step_training(self, state):
-        if state[keys.STEP] == self.warm:
-            self._started = time.process_time()
-
-    def on_end_training(self, state):
-        self.seconds = time.process_time() - self._started
+        now = time.process_time()
+        if state[keys.STEP] > self.warm:
+            self.seconds.append(now - self._last)
+        self._last = now
 
 
 def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> dict:
@@ -219,7 +230,9 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
     result = dict(row=row, curve=curve, config=config, clock='steps' if steps else 'wall-clock',
                   wall_seconds=round(budget.elapsed, 1),
                   budget_seconds=options.budget_seconds, threads=torch.get_num_threads(), torch=torch.__version__,
-                  machine=machine(), load_average=os.getloadavg())
+                  machine=machine(), load_average=os.getloadavg(),
+                  calibration=dict(mlp_steps_per_s=options.calibrate, relative_speed=options.ratios[name])
+                  if name in options.ratios else None)
     write_json(os.path.join(out, 'budget.json'), result)
     print(f"{name}: {done} steps in {budget.elapsed:.0f} s, FID {final['fid']:.1f}, "
           f"{final['classes_covered']}/10 classes, smallest share {final['smallest_share']:.1%}", flush=True)
@@ -283,8 +296,8 @@ def plot_curves(results: List[dict], path: Path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--recipes', nargs='+', choices=list(RECIPES), default=list(RECIPES), metavar='NAME',
-                        help=f"recipes to train (default: all of {', '.join(RECIPES)})")
+    parser.add_argument('--recipes', nargs='*', choices=list(RECIPES), default=list(RECIPES), metavar='NAME',
+                        help=f"recipes to train (default: all of {', '.join(RECIPES)}; none: only --recipe ones)")
     parser.add_argument('--recipe', nargs=2, action='append', default=[], metavar=('NAME', 'FLAGS'),
                         help='also train a recipe of your own, given as bearer-gan train flags')
     parser.add_argument('--budget-seconds', type=float, default=600.0, help='training wall-clock per recipe')
@@ -305,10 +318,11 @@ def main(argv=None):
     recipes.update((name, shlex.split(flags)) for name, flags in options.recipe)
     print(f"{' '.join(sys.argv)}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {machine()}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    steps = {name: None for name in recipes}
+    steps, options.ratios = {name: None for name in recipes}, {}
     if options.calibrate:
         ratios = measure_speeds(recipes, options.data_dir)
         steps = {name: round(options.budget_seconds * options.calibrate * ratios[name]) for name in recipes}
+        options.ratios = ratios
         print('calibrated steps: ' + ', '.join(f'{name} {count} ({ratios[name]:.3f} x mlp)'
                                               for name, count in steps.items()), flush=True)
     for name, count in (item.split('=') for item in options.steps):
