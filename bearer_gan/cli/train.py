@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import warnings
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 import torchbearer
@@ -125,12 +125,13 @@ def penalties_of(config: dict) -> list:
 
 # docs: training
 def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = None, *, quiet: bool = False,
-          preview: bool = False):
+          preview: bool = False, callbacks: Sequence[torchbearer.callbacks.Callback] = ()):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
     With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it
     stopped. On a terminal torchbearer draws its progress bar (``verbose=2``); elsewhere the run
     prints log lines instead (:mod:`bearer_gan.cli.display`); ``quiet`` prints neither.
+    ``callbacks`` run after the run's own (:func:`make_callbacks`): a benchmark's clock, for instance.
     """
     torch.manual_seed(config['seed'])
     spec = make_spec(config, data)
@@ -142,8 +143,8 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
         d_steps=config['d_steps'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config, spec, quiet=quiet, preview=preview), device=config['device'],
-        verbose=progress_verbosity(quiet))
+        callbacks=make_callbacks(config, spec, quiet=quiet, preview=preview) + list(callbacks),
+        device=config['device'], verbose=progress_verbosity(quiet))
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint)
     return run_gan(trial, batches, config['steps'])
