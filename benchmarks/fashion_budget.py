@@ -25,6 +25,9 @@ count per recipe: ``budget x S x r``, where ``S`` is the ``mlp`` recipe's steps 
 quiet machine and ``r`` a recipe's speed relative to ``mlp``, measured as single-threaded CPU time
 per step in short alternating runs (CPU time, unlike wall-clock, barely depends on what else runs).
 Such a table is provisional: rerun without ``--calibrate`` on a quiet machine to publish.
+``--cpu-budget`` makes the budget one core's CPU time instead: each recipe trains
+``budget / (its CPU seconds per step)`` steps, both measured single-threaded as above, which any
+machine, busy or not, reproduces up to the noise of that measurement.
 """
 import argparse
 import csv
@@ -38,7 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torchbearer
@@ -164,8 +167,8 @@ def parse_recipe(flags: List[str], out: str, data_dir: str, steps: int):
 
 
 def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 200, rounds: int = 3
-                   ) -> Dict[str, float]:
-    """Each recipe's speed relative to ``mlp``, from single-threaded CPU seconds per step.
+                   ) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Each recipe's speed relative to ``mlp``, and its single-threaded CPU seconds per step.
 
     Every recipe trains ``steps`` steps, ``rounds`` times, the recipes taking turns so that each
     sees the machine's load of the same minutes; a recipe's time per step is the median over all
@@ -188,7 +191,7 @@ def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 20
     per_step = {name: statistics.median(clock.seconds) for name, clock in clocks.items()}
     for name in names:
         print(f'  {name}: {per_step[name] * 1000:.1f} ms CPU per step (median of {len(clocks[name].seconds)})')
-    return {name: per_step['mlp'] / per_step[name] for name in names}
+    return {name: per_step['mlp'] / per_step[name] for name in names}, per_step
 
 
 class CpuClock(Callback):
@@ -303,6 +306,8 @@ def main(argv=None):
     parser.add_argument('--budget-seconds', type=float, default=600.0, help='training wall-clock per recipe')
     parser.add_argument('--calibrate', type=float, metavar='MLP_STEPS_PER_S',
                         help="train budget x MLP_STEPS_PER_S x (relative speed) steps instead of watching the clock")
+    parser.add_argument('--cpu-budget', action='store_true',
+                        help='a budget of single-threaded CPU seconds: budget / (CPU seconds per step) steps each')
     parser.add_argument('--steps', nargs='+', default=[], metavar='NAME=STEPS',
                         help='train these recipes for a number of steps instead of watching the clock')
     parser.add_argument('--curve', type=int, default=6, help='points at which each run is scored, the end included')
@@ -319,8 +324,10 @@ def main(argv=None):
     print(f"{' '.join(sys.argv)}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {machine()}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     steps, options.ratios = {name: None for name in recipes}, {}
-    if options.calibrate:
-        ratios = measure_speeds(recipes, options.data_dir)
+    if options.calibrate or options.cpu_budget:
+        ratios, per_step = measure_speeds(recipes, options.data_dir)
+        if options.cpu_budget:  # the mlp recipe's steps per CPU second on one core
+            options.calibrate = 1 / per_step['mlp']
         steps = {name: round(options.budget_seconds * options.calibrate * ratios[name]) for name in recipes}
         options.ratios = ratios
         print('calibrated steps: ' + ', '.join(f'{name} {count} ({ratios[name]:.3f} x mlp)'
