@@ -155,9 +155,10 @@ def train_as_user(generator, discriminator, setup: Setup, steps, seed, callback)
     temporary folder and its log lines into ``os.devnull``; ``callback`` (the timer) comes last, after them."""
     _, _, unit_images, unit_labels = setup.data
     out = tempfile.mkdtemp(prefix='bearer_gan_bench_')
-    config = dict(train_args.DEFAULTS, model=setup.model, latent_dim=setup.latent_dim, batch_size=setup.batch_size,
-                  device=setup.device, precision=setup.precision, compile=setup.compile, seed=seed, out=out,
-                  dataset='mnist-5k')
+    parser, args = run_steps.parse(['--model', setup.model, '--latent-dim', str(setup.latent_dim), '--batch-size',
+                                    str(setup.batch_size), '--precision', setup.precision, '--seed', str(seed),
+                                    '--out', out, '--dataset', 'mnist-5k'] + ['--compile'] * setup.compile)
+    config = train_args.train_config(args, setup.device)  # every flag, as the command line would give it
     spec = bearer_gan.model_spec(setup.model, setup.latent_dim, tuple(unit_images.shape[1:]))
     g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), config['lr'], config['beta1'])
                     for net in (generator, discriminator))
@@ -167,7 +168,7 @@ def train_as_user(generator, discriminator, setup: Setup, steps, seed, callback)
             callbacks.insert(-1, bearer_gan.callbacks.LinePrinter(config['log_interval'], stream=log))  # ... and this
             trial = bearer_gan.gan_trial(
                 generator, discriminator, g_opt, d_opt, latent_dim=spec['latent_dim'], d_steps=config['d_steps'],
-                real_label=config['real_label'], precision=config['precision'], compile=config['compile'],
+                loss=config['loss'], real_label=config['real_label'], precision=config['precision'], compile=config['compile'],
                 callbacks=callbacks + [callback], device=setup.device, verbose=0)
             bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, setup.batch_size, seed), steps)
     finally:
