@@ -56,25 +56,29 @@ from bearer_gan.files import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = 'fashion-mnist'
-FASHION = cli_args.DATASET_DEFAULTS[DATASET]
-#: MNIST's default of every flag Fashion-MNIST's recipe changes: a recipe that gives these trains MNIST's settings.
-PLAIN = {name: cli_args.DEFAULTS[name] for name in FASHION}
+#: MNIST's defaults of the flags the recipes change: a recipe that gives these trains MNIST's settings.
+PLAIN = {name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision')}
 
 # docs: recipes
 #: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
 #: Fashion-MNIST's default (``bearer_gan.cli.args.DATASET_DEFAULTS``), ``steps`` comes from the budget.
 RECIPES = {
-    # Today's defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
+    # The defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
     # one-sided label smoothing 0.9, samples from a moving average (0.999) of the generator.
     'mlp': dict(PLAIN),
+    # The same under bfloat16 autocast: more steps in the budget on a CPU with bfloat16 instructions.
+    'mlp-bf16': dict(PLAIN, precision='bf16'),
+    # ... with both learning rates decayed linearly to 0 over the steps.
+    'mlp-bf16-linear': dict(PLAIN, precision='bf16', lr_schedule='linear'),
     # The package's DCGAN (width 32) with the same optimiser and batch: what --model dcgan trains.
     'dcgan': dict(PLAIN, model='dcgan'),
+    # The DCGAN under bfloat16 autocast, in which its convolutions run about 1.7x as fast on this CPU,
+    # at batch 128 and at batch 64 (twice the steps).
+    'dcgan-bf16': dict(PLAIN, model='dcgan', precision='bf16'),
+    'dcgan-b64-bf16': dict(PLAIN, model='dcgan', batch_size=64, precision='bf16'),
     # The SNGAN ResNet with its spectral-normalised discriminator, at width 32: the package's 64
-    # makes about half as many steps in the budget. Batch 64 as in SNGAN; bf16 autocast, in which
-    # its convolutions run about twice as fast as in fp32 on an AVX-512 CPU.
+    # makes about half as many steps in the budget. Batch 64 as in SNGAN; bf16 autocast.
     'resnet': dict(PLAIN, model='resnet32-sn', batch_size=64, precision='bf16'),
-    # What `bearer-gan train --dataset fashion-mnist` trains when no other flag is given.
-    'default': {},
 }
 # docs: end recipes
 
@@ -230,7 +234,8 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
            'training (s)': round(seconds), 'steps/s': round(done / seconds, 1),
            'FID': f"{final['fid']:.1f}", 'classes covered': f"{final['classes_covered']}/10",
            'smallest class share': f"{final['smallest_share']:.1%}"}
-    result = dict(row=row, curve=curve, config=config, clock='steps' if steps else 'wall-clock',
+    clock = 'cpu' if options.cpu_budget else 'steps' if steps else 'wall-clock'
+    result = dict(row=row, curve=curve, config=config, clock=clock,
                   wall_seconds=round(budget.elapsed, 1),
                   budget_seconds=options.budget_seconds, threads=torch.get_num_threads(), torch=torch.__version__,
                   machine=machine(), load_average=os.getloadavg(),
@@ -261,9 +266,15 @@ def write_outputs(results: List[dict], options):
         writer.writerows(result['row'] for result in results)
     clocks = {result['clock'] for result in results}
     first = results[0]
-    how = (f"{first['budget_seconds']:g} s of training wall-clock each" if clocks == {'wall-clock'} else
-           f"provisional: step counts standing in for {first['budget_seconds']:g} s on a quiet machine "
-           f"(training (s) and steps/s show that budget, not a measurement)")
+    if clocks == {'wall-clock'}:
+        how = f"{first['budget_seconds']:g} s of training wall-clock each"
+    elif clocks == {'cpu'}:
+        how = (f"{first['budget_seconds']:g} s of one core's CPU time each: steps = {first['budget_seconds']:g} s / the "
+               f"recipe's single-threaded CPU seconds per step, measured beforehand (training (s) is that budget, "
+               f"steps/s the steps per CPU second)")
+    else:
+        how = (f"provisional: step counts standing in for {first['budget_seconds']:g} s on a quiet machine "
+               f"(training (s) and steps/s show that budget, not a measurement)")
     caption = (f"Fashion-MNIST, {how}, on {first['machine']} with torch {first['torch']} and "
                f"{first['threads']} thread(s); FID by the Fashion-MNIST classifier on 10,000 samples")
     lines = [f'.. csv-table:: {caption}', '   :header-rows: 1', '']
@@ -271,6 +282,12 @@ def write_outputs(results: List[dict], options):
         lines.append('   ' + ','.join('"{}"'.format(str(value).replace('"', '""')) for value in values))
     with atomic_path(str(docs / 'fashion_budget.inc')) as path:
         Path(path).write_text('\n'.join(lines) + '\n')
+    (docs / 'img' / 'fashion').mkdir(parents=True, exist_ok=True)
+    for result in results:  # each recipe's grid, drawn again from its run's generator
+        name = result['row']['recipe'].replace(' ', '-')
+        generator, spec = bearer_gan.load_generator(os.path.join(options.runs, name))
+        bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], 100, seed=0),
+                             str(docs / 'img' / 'fashion' / f'{name}.png'), nrow=10)
     plot_curves(results, docs / 'img' / 'fashion' / 'fid_curve.png')
 
 
@@ -286,7 +303,8 @@ def plot_curves(results: List[dict], path: Path):
                    for point in curve]
         axes.plot(seconds, [point['fid'] for point in curve], marker='o', label=result['row']['recipe'])
     axes.set_yscale('log')
-    axes.set_xlabel('training seconds' + ('' if results[0]['clock'] == 'wall-clock' else ' (calibrated steps)'))
+    axes.set_xlabel('training seconds' + {'wall-clock': '', 'cpu': ' (CPU time of one core)'}.get(
+        results[0]['clock'], ' (calibrated steps)'))
     axes.set_ylabel('FID (log scale)')
     axes.grid(True, which='both', alpha=0.3)
     axes.legend()
@@ -339,7 +357,8 @@ def main(argv=None):
     for name, flags in recipes.items():
         run_recipe(name, flags, options, steps[name])
     results = []
-    for name in list(RECIPES) + [name for name in recipes if name not in RECIPES]:
+    trained = sorted(os.listdir(options.runs)) if os.path.isdir(options.runs) else []  # this run's and earlier ones
+    for name in list(RECIPES) + [name for name in trained if name not in RECIPES]:
         path = os.path.join(options.runs, name.replace(' ', '-'), 'budget.json')
         if os.path.exists(path):
             with open(path) as handle:

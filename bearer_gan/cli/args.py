@@ -60,14 +60,10 @@ DEFAULTS = dict(
 
 # docs: dataset_defaults
 #: A data set's own recipe: values that replace :data:`DEFAULTS` for the flags a user does not
-#: give with ``--dataset NAME``. Fashion-MNIST's is the recipe that trained the best generator
-#: in ten minutes of a 2-core CPU (``benchmarks/fashion_budget.py``; docs: Fashion-MNIST).
-DATASET_DEFAULTS = {
-    'fashion-mnist': dict(
-        model='dcgan',        # convolutions see the textures and outlines the MLPs blur
-        precision='bf16',     # bfloat16 autocast: 1.7x the steps per second of fp32 on an AVX-512 CPU
-    ),
-}
+#: give with ``--dataset NAME``. None is needed yet: on Fashion-MNIST, in ten minutes of one CPU
+#: core, MNIST's defaults trained the best generator of the recipes measured, DCGANs and the SNGAN
+#: ResNet included (``benchmarks/fashion_budget.py``; docs: Your own images).
+DATASET_DEFAULTS: dict = {}
 # docs: end dataset_defaults
 
 #: Flags that steer one invocation but are not part of the run, so ``config.json`` leaves them out.
