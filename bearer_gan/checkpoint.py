@@ -14,7 +14,7 @@ of those, so it loads with ``torch.load(weights_only=True)``.
 """
 import os
 import random
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -68,16 +68,21 @@ class GANCheckpoint(Callback):
     Args:
         run_dir: folder of the run.
         interval: steps between checkpoints.
+        write: False to write nothing when a checkpoint is due and only call ``after_save``: what
+            every rank but the first does under DistributedDataParallel.
+        after_save: called with no arguments each time a checkpoint is due, after writing it: under
+            DDP a barrier (:func:`bearer_gan.distributed.barrier`), so no rank runs ahead of a checkpoint.
 
     State Requirements:
         - reads :data:`torchbearer.SELF` (the trial), :data:`~bearer_gan.keys.STEP`,
           :data:`~bearer_gan.keys.DISCRIMINATOR`, both optimizers, :data:`~bearer_gan.keys.NON_FINITE`
     """
 
-    def __init__(self, run_dir: str, interval: int = 1000):
+    def __init__(self, run_dir: str, interval: int = 1000, write: bool = True,
+                 after_save: Optional[Callable[[], None]] = None):
         if interval < 1:
             raise ValueError(f'checkpoint interval must be a positive integer, got {interval}')
-        self.run_dir, self.interval = run_dir, interval
+        self.run_dir, self.interval, self.write, self.after_save = run_dir, interval, write, after_save
 
     def on_step_training(self, state):
         if state[keys.STEP] % self.interval == 0 and keys.NON_FINITE not in state:
@@ -88,7 +93,14 @@ class GANCheckpoint(Callback):
             self.save(state)
 
     def save(self, state):
-        """Write the checkpoint of ``state`` now, keeping the previous one as ``checkpoint.prev.pt``."""
+        """Write the checkpoint of ``state`` now (unless ``write`` is False), keeping the previous one as
+        ``checkpoint.prev.pt``; then call ``after_save``."""
+        if self.write:
+            self._write(state)
+        if self.after_save is not None:
+            self.after_save()
+
+    def _write(self, state):
         trial_state = state[torchbearer.SELF].state_dict()  # torchbearer's own: model, history, callback states
         callback_states = trial_state[torchbearer.CALLBACK_LIST]
         checkpoint = {
@@ -143,23 +155,27 @@ def load_checkpoint(run_dir: str, device: str = 'cpu', warn=print) -> Tuple[dict
     raise CheckpointError('no usable checkpoint: ' + '; '.join(problems))
 
 
-def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict) -> int:
+def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict, callbacks: bool = True) -> int:
     """Put ``checkpoint`` into a trial built with the same configuration and callbacks; returns its step.
+
+    Args:
+        callbacks: False to restore only what training needs (networks, optimizers, history, random
+            state, step) into a trial without the output callbacks: every rank but the first under DDP.
 
     Raises:
         CheckpointError: when the checkpoint's callbacks differ from the trial's.
     """
-    callbacks = _callbacks(trial)
+    callback_list = _callbacks(trial) if callbacks else []
     saved_names = [name for name, _ in checkpoint['callbacks']]
-    if saved_names != [type(callback).__name__ for callback in callbacks]:
+    if callbacks and saved_names != [type(callback).__name__ for callback in callback_list]:
         raise CheckpointError(f'the checkpoint was written with callbacks {saved_names}, this run has '
-                              f'{[type(callback).__name__ for callback in callbacks]}')
+                              f'{[type(callback).__name__ for callback in callback_list]}')
     trial.state[torchbearer.MODEL].load_state_dict(checkpoint['generator'])
     trial.state[keys.DISCRIMINATOR].load_state_dict(checkpoint['discriminator'])
     trial.state[keys.GENERATOR_OPTIMIZER].load_state_dict(checkpoint['generator_optimizer'])
     trial.state[keys.DISCRIMINATOR_OPTIMIZER].load_state_dict(checkpoint['discriminator_optimizer'])
     trial.state[torchbearer.HISTORY] = [dict(epoch) for epoch in checkpoint['history']]
-    for callback, (_, callback_state) in zip(callbacks, checkpoint['callbacks']):
+    for callback, (_, callback_state) in zip(callback_list, checkpoint['callbacks']):
         callback.load_state_dict(callback_state)
     _set_rng_states(checkpoint['rng'])
     trial.state[keys.STEP] = checkpoint['step']

@@ -8,6 +8,12 @@ trial is given ``optimizer=None`` (torchbearer's mock optimizer then just calls 
 One generator forward serves both networks: the generator step scores ``G(z)`` with the
 discriminator frozen (no gradients accumulate in its parameters), then the discriminator step
 reuses the same images, detached, concatenated after the real batch for a single forward.
+
+Each step calls the networks through :data:`~bearer_gan.keys.TRAINING_GENERATOR` and
+:data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the networks themselves, or their
+DistributedDataParallel wrappers, :mod:`bearer_gan.distributed`), draws its noise from
+:data:`~bearer_gan.keys.NOISE_SOURCE` when there is one, and ends with
+:data:`~bearer_gan.keys.END_OF_STEP` when there is one.
 """
 from contextlib import contextmanager
 
@@ -28,11 +34,12 @@ def generator_closure():
     """``base_closure`` for the generator: ``G(NOISE) -> FAKE_IMAGES``, ``GENERATOR_CRITERION -> GENERATOR_LOSS``, backward.
 
     State Requirements:
-        - reads :data:`~bearer_gan.keys.NOISE`, :data:`torchbearer.MODEL` (the generator),
+        - reads :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.TRAINING_GENERATOR` (the generator, or its
+          DDP wrapper; :func:`~bearer_gan.trial.gan_trial` sets it),
           :data:`~bearer_gan.keys.GENERATOR_CRITERION`, :data:`~bearer_gan.keys.GENERATOR_OPTIMIZER`
         - writes :data:`~bearer_gan.keys.FAKE_IMAGES`, :data:`~bearer_gan.keys.GENERATOR_LOSS`
     """
-    return base_closure(keys.NOISE, torchbearer.MODEL, keys.FAKE_IMAGES, torchbearer.Y_TRUE,
+    return base_closure(keys.NOISE, keys.TRAINING_GENERATOR, keys.FAKE_IMAGES, torchbearer.Y_TRUE,
                         keys.GENERATOR_CRITERION, keys.GENERATOR_LOSS, keys.GENERATOR_OPTIMIZER)
 
 
@@ -40,11 +47,12 @@ def discriminator_closure():
     """``base_closure`` for the discriminator on ``DISCRIMINATOR_INPUT`` (real batch, then fakes).
 
     State Requirements:
-        - reads :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, :data:`~bearer_gan.keys.DISCRIMINATOR`,
-          :data:`~bearer_gan.keys.DISCRIMINATOR_CRITERION`, :data:`~bearer_gan.keys.DISCRIMINATOR_OPTIMIZER`
+        - reads :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, :data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the
+          discriminator, or its DDP wrapper), :data:`~bearer_gan.keys.DISCRIMINATOR_CRITERION`,
+          :data:`~bearer_gan.keys.DISCRIMINATOR_OPTIMIZER`
         - writes :data:`~bearer_gan.keys.DISCRIMINATOR_LOGITS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`
     """
-    return base_closure(keys.DISCRIMINATOR_INPUT, keys.DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS, torchbearer.Y_TRUE,
+    return base_closure(keys.DISCRIMINATOR_INPUT, keys.TRAINING_DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS, torchbearer.Y_TRUE,
                         keys.DISCRIMINATOR_CRITERION, keys.DISCRIMINATOR_LOSS, keys.DISCRIMINATOR_OPTIMIZER)
 
 
@@ -63,7 +71,10 @@ def _frozen(module: torch.nn.Module):
 
 def _sample_noise(state):
     real = state[torchbearer.X]
-    state[keys.NOISE] = torch.randn(real.size(0), state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
+    if keys.NOISE_SOURCE in state:
+        state[keys.NOISE] = state[keys.NOISE_SOURCE](real.size(0), state[keys.LATENT_DIM], real.device, real.dtype)
+    else:
+        state[keys.NOISE] = torch.randn(real.size(0), state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
 
 
 def _set_discriminator_input(state):
@@ -90,8 +101,10 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
         ValueError: for ``d_steps < 1``, an unknown precision, or when neither network would be trained.
 
     State Requirements:
-        - reads :data:`torchbearer.X` (real images, ``(B, 1, 28, 28)`` in ``[-1, 1]``), :data:`~bearer_gan.keys.LATENT_DIM`
-          and everything :func:`generator_closure` and :func:`discriminator_closure` read
+        - reads :data:`torchbearer.X` (real images, ``(B, 1, 28, 28)`` in ``[-1, 1]``), :data:`~bearer_gan.keys.LATENT_DIM`,
+          :data:`~bearer_gan.keys.DISCRIMINATOR` (frozen in the generator step), :data:`~bearer_gan.keys.NOISE_SOURCE`
+          and :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure` and
+          :func:`discriminator_closure` read
         - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, and what they write;
           adds one to :data:`~bearer_gan.keys.STEP`
     """
@@ -107,6 +120,8 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
         with torch.autocast(state[torchbearer.X].device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
             _update(state)
         state[keys.STEP] += 1
+        if keys.END_OF_STEP in state:
+            state[keys.END_OF_STEP](state)
 
     def _update(state):
         _sample_noise(state)
@@ -114,7 +129,7 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
             with _frozen(state[keys.DISCRIMINATOR]):
                 generator_step(state)
             state[keys.GENERATOR_OPTIMIZER].step()
-        else:
+        else:  # evaluated without gradients, so through the plain generator: no DDP reducer is involved
             with torch.no_grad():
                 state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](state[keys.NOISE])
                 state[keys.GENERATOR_LOSS] = state[keys.GENERATOR_CRITERION](state)

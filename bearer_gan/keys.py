@@ -13,6 +13,7 @@ __all__ = [
     'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
+    'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'NOISE_SOURCE', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -54,3 +55,20 @@ EMA_GENERATOR = torchbearer.state_key('ema_generator')
 STEP = torchbearer.state_key('step')
 #: Set when a loss stops being finite: ``(step, loss name, value)``; training then stops cleanly.
 NON_FINITE = torchbearer.state_key('non_finite')
+#: What the generator step calls to generate: the generator itself (:data:`torchbearer.MODEL`), or under
+#: DistributedDataParallel a wrapper that calls the DDP module without torchbearer's ``state`` keyword.
+#: :data:`torchbearer.MODEL` stays the plain generator, for the moving average, sampling, saving and checkpoints.
+TRAINING_GENERATOR = torchbearer.state_key('training_generator')
+#: What the discriminator step calls on :data:`DISCRIMINATOR_INPUT`: the discriminator, or its DDP wrapper.
+#: The generator step always scores through the plain, frozen :data:`DISCRIMINATOR`.
+TRAINING_DISCRIMINATOR = torchbearer.state_key('training_discriminator')
+#: Optional ``draw(batch_size, latent_dim, device, dtype) -> (batch_size, latent_dim)`` for each step's noise;
+#: ``torch.randn`` when absent. Under DDP it draws the global batch's noise and keeps this rank's slice.
+NOISE_SOURCE = torchbearer.state_key('noise_source')
+#: Optional function of state run at the end of every step, after the updates and before the metrics and
+#: callbacks read the step's values: under DDP, the one all-reduce of losses, D outputs and stop flag.
+END_OF_STEP = torchbearer.state_key('end_of_step')
+#: The run's stop request (a :class:`threading.Event`), set on SIGINT / SIGTERM; :class:`~bearer_gan.safety.TrainingGuard` puts it here.
+STOP_REQUESTED = torchbearer.state_key('stop_requested')
+#: Whether the ranks agreed, in this step's all-reduce, to stop after it (any rank asked); only under DDP.
+STOP_AGREED = torchbearer.state_key('stop_agreed')

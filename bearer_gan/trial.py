@@ -78,12 +78,15 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
     if compile:
         generator.compile()
         discriminator.compile()
+    guard = TrainingGuard()
     trial = torchbearer.Trial(generator, None, metrics=gan_metrics() + list(metrics),
-                              callbacks=[TrainingGuard()] + list(callbacks), verbose=verbose)
+                              callbacks=[guard] + list(callbacks), verbose=verbose)
     trial.with_closure(gan_closure(d_steps, train_generator=not train_discriminator_only,
                                    train_discriminator=not train_generator_only, precision=precision))
     trial.state.update({
         keys.DISCRIMINATOR: discriminator.to(device),
+        keys.TRAINING_GENERATOR: generator,  # bearer_gan.distributed.data_parallel swaps in DDP wrappers
+        keys.TRAINING_DISCRIMINATOR: discriminator,
         keys.GENERATOR_OPTIMIZER: generator_optimizer,
         keys.DISCRIMINATOR_OPTIMIZER: discriminator_optimizer,
         keys.GENERATOR_CRITERION: generator_criterion,
@@ -91,6 +94,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         keys.LATENT_DIM: latent_dim,
         keys.REAL_LABEL: real_label,
         keys.STEP: 0,
+        keys.STOP_REQUESTED: guard.stop_requested,
     })
     return trial.to(device)
 

@@ -104,6 +104,7 @@ def read_config(run_dir: str, required) -> dict:
         raise UsageError(f'cannot resume {run_dir!r}: {path} is missing or unreadable ({error})')
     if isinstance(config, dict):
         config.setdefault('compile', False)  # runs made before --compile existed
+        config.setdefault('no_sync_bn', False)  # and before --no-sync-bn
     missing = set(required) - set(config) if isinstance(config, dict) else set(required)
     if missing:
         raise UsageError(f'cannot resume {run_dir!r}: {path} lacks {", ".join(sorted(missing))}')

@@ -16,7 +16,7 @@ from typing import List, Optional
 import torch
 import torchbearer
 
-from .. import keys
+from .. import distributed, keys
 from ..checkpoint import CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from ..callbacks import FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels
 from ..data import DatasetError, ImageData, image_batches, load_dataset
@@ -46,7 +46,8 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
     """
     images = data.images.to(config['device'])
     labels = None if data.labels is None else data.labels.to(config['device'])
-    return image_batches(images, labels, config['batch_size'], seed=config['seed'], start_step=start_step)
+    return image_batches(images, labels, config['batch_size'], seed=config['seed'], start_step=start_step,
+                         rank=distributed.rank(), world_size=distributed.world_size())  # this process's slice
 # docs: end data
 
 
@@ -63,8 +64,13 @@ def make_models(config: dict):
 # docs: callbacks
 def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
-    and the checkpoint comes last, once every other callback has written its outputs."""
+    and the checkpoint comes last, once every other callback has written its outputs. Under torchrun
+    rank 0 writes everything; the other ranks only wait for each checkpoint at a barrier."""
     out = config['out']
+    checkpoint = GANCheckpoint(out, config['checkpoint_interval'], write=distributed.is_main_process(),
+                               after_save=distributed.barrier)
+    if not distributed.is_main_process():
+        return [checkpoint]
     averaging = [GeneratorEMA(config['ema_decay'])] if config['ema_decay'] > 0 else []
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config['sample_interval'], seed=config['seed'])
     return averaging + [
@@ -74,7 +80,7 @@ def make_callbacks(config: dict) -> List[torchbearer.callbacks.Callback]:
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png')),
         SaveModels(out, config['model']),
         report_discriminator,
-        GANCheckpoint(out, config['checkpoint_interval']),
+        checkpoint,
     ]
 
 
@@ -91,6 +97,7 @@ def train(config: dict, batches, checkpoint: Optional[dict] = None):
     """Build the trial on the configured device and run it until ``config['steps']`` updates; returns the history.
 
     With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
+    Under torchrun both networks train with DistributedDataParallel (:mod:`bearer_gan.distributed`).
     """
     torch.manual_seed(config['seed'])
     generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
@@ -101,10 +108,14 @@ def train(config: dict, batches, checkpoint: Optional[dict] = None):
         d_steps=config['d_steps'], real_label=config['real_label'], precision=config['precision'],
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
-        callbacks=make_callbacks(config), device=config['device'])
+        callbacks=make_callbacks(config), device=config['device'], verbose=2 if distributed.is_main_process() else 0)
     if checkpoint is not None:
-        restore_checkpoint(trial, checkpoint)
-    return run_gan(trial, batches, config['steps'])
+        restore_checkpoint(trial, checkpoint, callbacks=distributed.is_main_process())
+    with distributed.guarded(trial):  # under torchrun: SIGTERM stops all ranks cleanly; a lost rank is named
+        distributed.data_parallel(trial, sync_batch_norm=not config['no_sync_bn'])
+        history = run_gan(trial, batches, config['steps'])
+        distributed.check_replicas(generator, discriminator)
+    return history
 # docs: end training
 
 
@@ -123,56 +134,98 @@ def prepare(args, parser) -> tuple:
     ``config.json`` and newest readable checkpoint; else a new configuration, after checking that
     ``--out`` may take it. ``--out`` is only written once the data has loaded. A problem the user
     can fix (a folder, the data, a checkpoint) ends the program with one line and exit code 2.
+
+    Under torchrun this also joins the process group (:func:`bearer_gan.distributed.start`); rank 0
+    loads the data first, writes ``--out`` and prints, and the others train on their own GPU.
     """
-    warnings.showwarning = lambda message, *_, **__: _warn(message)
+    main_process = distributed.is_main_process()
+    warnings.showwarning = (lambda message, *_, **__: _warn(message)) if main_process else (lambda *_, **__: None)
     try:
         return _prepare(args)
-    except (parsing.UsageError, DatasetError, CheckpointError) as error:
-        parsing.fail(parser.prog, error)
+    except (parsing.UsageError, DatasetError, CheckpointError, distributed.UnsupportedUnderDDP) as error:
+        distributed.stop()
+        if main_process:
+            parsing.fail(parser.prog, error)
+        sys.exit(2)  # the other ranks leave the one line to rank 0
+    except distributed.RankFailure:  # rank 0 could not load the data, and said why
+        sys.exit(2)
 
 
 def _prepare(args):
-    checkpoint = None
+    checkpoint, main_process = None, distributed.is_main_process()
     if args.resume:
         config = run_dir.read_config(args.resume, set(train_args.DEFAULTS) | {'device'})
-        run_dir.writable_dir(args.resume)
-        checkpoint, path = load_checkpoint(args.resume, warn=_warn)
-        print(f'resuming {args.resume} from {path} at step {checkpoint["step"]} of {config["steps"]}')
+        if main_process:
+            run_dir.writable_dir(args.resume)
+        checkpoint, path = load_checkpoint(args.resume, warn=_warn if main_process else lambda message: None)
+        if main_process:
+            print(f'resuming {args.resume} from {path} at step {checkpoint["step"]} of {config["steps"]}')
     else:
         config = train_args.train_config(args, default_device())
         run_dir.check_out_dir(args.out, config, args.overwrite)  # changes nothing: a rejected run leaves --out as it was
-    data = make_data(config)
+    try:
+        distributed.check_global_batch(config['batch_size'])
+    except distributed.UnsupportedUnderDDP as error:
+        raise parsing.UsageError(f'--batch-size: {error}')
+    device = distributed.start(config['device'])
+    data = distributed.one_rank_first(lambda: make_data(config))  # one rank downloads, the others wait
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
-    batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
-    if not args.resume:
+    if not args.resume and main_process:
         run_dir.prepare_out_dir(args.out, config)
+    config = dict(config, device=device)  # config.json keeps 'cuda'; under torchrun each rank trains on its own GPU
+    batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
     return config, checkpoint, data, batches
 
 
 @contextlib.contextmanager
 def clean_exits(config: dict, program: str):
     """A run that stops on a non-finite loss exits with code 1, one stopped by Ctrl-C or SIGTERM with 130;
-    both say where the outputs and the checkpoint are (:func:`bearer_gan.trial.run_gan` has written them)."""
-    out = config['out']
+    both say where the outputs and the checkpoint are (:func:`bearer_gan.trial.run_gan` has written them).
+
+    Under torchrun every rank stops at the same step and exits with the same code; rank 0 prints the
+    message and the others one line each. A lost rank ends the run with code 1 and one line naming it.
+    On the way out the process group is left (:func:`bearer_gan.distributed.stop`).
+    """
+    out, main_process = config['out'], distributed.is_main_process()
+    checkpoint_path = os.path.join(out, CHECKPOINT)
     try:
         yield
     except NonFiniteLossError as error:
-        checkpoint_path = os.path.join(out, CHECKPOINT)
+        distributed.stop()
         last_good = (f'the last good checkpoint is {checkpoint_path}' if os.path.exists(checkpoint_path)
                      else 'no checkpoint was due before it')
-        print(f'{program}: {error}. The GIF and history so far are in {out}; {last_good}. Try a lower --lr.',
-              file=sys.stderr)
+        if main_process:
+            print(f'{program}: {error}. The GIF and history so far are in {out}; {last_good}. Try a lower --lr.',
+                  file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print(f'\nstopped: the outputs so far and a checkpoint are in {out}; continue with '
-              f'{program} --resume {out}', file=sys.stderr)
+    except KeyboardInterrupt as error:
+        distributed.stop()
+        if main_process:
+            print(f'\nstopped: the outputs so far and a checkpoint are in {out}; continue with '
+                  f'{program} --resume {out}', file=sys.stderr)
+        else:
+            print(f'rank {distributed.rank()}: {str(error) or "stopped"}', file=sys.stderr)
         sys.exit(130)
+    except distributed.RankFailure as error:  # no goodbye to the group: a rank is gone
+        if error.report:
+            print(f'{program}: error: {error}. The last checkpoint is {checkpoint_path}; continue with '
+                  f'{program} --resume {out}', file=sys.stderr)
+        sys.exit(1)
+    except distributed.UnsupportedUnderDDP as error:
+        distributed.stop()
+        if main_process:
+            parsing.fail(program, error)
+        sys.exit(2)
+    distributed.stop()
 
 
 def report(config: dict, history, seconds: float, evaluate: bool = True):
-    """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs."""
+    """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs
+    (rank 0 under torchrun; the other ranks have nothing to report)."""
+    if not distributed.is_main_process():
+        return
     out, metrics = config['out'], history[-1]
     print(f'trained to step {config["steps"]} in {seconds:.0f} s on {config["device"]}: '
           f"running D(x) = {metrics['running_d_x']:.3f}, D(G(z)) = {metrics['running_d_g_z']:.3f}, "
