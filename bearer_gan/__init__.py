@@ -5,7 +5,7 @@ optimizers and criteria in state (:mod:`bearer_gan.keys`), two ``base_closure``\
 closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progress
 (:mod:`bearer_gan.callbacks`).
 """
-from . import keys
+from . import distributed, keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
                         load_generator, steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
@@ -26,7 +26,7 @@ from .trial import default_device, gan_adam, gan_trial, run_gan
 __version__ = '0.1.0'
 
 __all__ = [
-    'keys',
+    'distributed', 'keys',
     'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
     'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',

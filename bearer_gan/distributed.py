@@ -427,6 +427,8 @@ def guarded(trial: torchbearer.Trial):
         if failure is None:
             raise
         raise failure from error
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    # Only a run that ended normally gets SIGTERM's previous handler back. After a stop or a failure the
+    # process is on its way out, and a late SIGTERM (torchrun ends the other ranks as soon as one has
+    # exited) must not cut that short: its exit code would be -15 instead of 130.
+    if main_thread:
+        signal.signal(signal.SIGTERM, previous)

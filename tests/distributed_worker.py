@@ -1,0 +1,90 @@
+"""Started by tests/test_distributed.py under torchrun (2 CPU processes): the checks that need a trial built
+in code rather than by the command line. Rank 0 writes what it found as JSON to the path in argv[1].
+
+* A discriminator loss with an R1 gradient penalty (``torch.autograd.grad`` through the plain
+  discriminator, a term of the one backward) trains under DDP as it does in one process.
+* :func:`bearer_gan.distributed.check_replicas` notices a replica that differs.
+* A criterion marked :data:`bearer_gan.distributed.UNSUPPORTED_ATTRIBUTE` is refused.
+"""
+import json
+import sys
+
+import torch
+import torchbearer
+
+import bearer_gan
+from bearer_gan import distributed, keys
+
+STEPS, GLOBAL_BATCH = 8, 64
+
+
+def r1_discriminator_loss(state):
+    """The usual loss plus an R1 penalty on this rank's real images, computed by the plain discriminator."""
+    real = state[torchbearer.X].detach().requires_grad_(True)
+    gradient, = torch.autograd.grad(state[keys.DISCRIMINATOR](real).sum(), real, create_graph=True)
+    return bearer_gan.discriminator_loss(state) + 5.0 * gradient.pow(2).flatten(1).sum(1).mean()
+
+
+def lazy_penalty(state):
+    return bearer_gan.discriminator_loss(state)
+
+
+lazy_penalty.ddp_unsupported = 'its penalty runs its own backward every 16 steps'
+
+
+def train(images, criterion, parallel: bool):
+    torch.manual_seed(0)
+    generator, discriminator = bearer_gan.build_models('mlp256')
+    trial = bearer_gan.gan_trial(
+        generator, discriminator, bearer_gan.gan_adam(generator.parameters()),
+        bearer_gan.gan_adam(discriminator.parameters()), latent_dim=64, discriminator_criterion=criterion,
+        device='cpu', verbose=0)
+    rank, world_size = (distributed.rank(), distributed.world_size()) if parallel else (0, 1)
+    if parallel:
+        assert distributed.data_parallel(trial)
+    bearer_gan.run_gan(trial, bearer_gan.image_batches(images, None, GLOBAL_BATCH, rank=rank, world_size=world_size),
+                       STEPS)
+    return generator, discriminator
+
+
+def max_difference(first, second):
+    return max((a - b).abs().max().item() for network_a, network_b in zip(first, second)
+               for a, b in zip(network_a.parameters(), network_b.parameters()))
+
+
+def main(result_path):
+    distributed.start('cpu')
+    images = bearer_gan.load_mnist('mnist-5k')[0][:512]
+    results = {}
+    parallel = train(images, r1_discriminator_loss, parallel=True)
+    distributed.check_replicas(*parallel)
+
+    with torch.no_grad():  # rank 1's replica drifts (rank 0's stays as trained): the check must say which
+        if distributed.rank() == 1:
+            next(parallel[1].parameters()).add_(1e-3)
+    try:
+        distributed.check_replicas(*parallel)
+    except distributed.DistributedError as error:
+        results['replica_error'] = str(error)
+
+    generator, discriminator = bearer_gan.build_models('mlp256')
+    trial = bearer_gan.gan_trial(generator, discriminator, bearer_gan.gan_adam(generator.parameters()),
+                                 bearer_gan.gan_adam(discriminator.parameters()), latent_dim=64,
+                                 discriminator_criterion=lazy_penalty, device='cpu', verbose=0)
+    try:
+        distributed.data_parallel(trial)
+    except distributed.UnsupportedUnderDDP as error:
+        results['refusal'] = str(error)
+
+    if distributed.rank() == 0:
+        one_process = train(images, r1_discriminator_loss, parallel=False)
+        without_penalty = train(images, bearer_gan.discriminator_loss, parallel=False)
+        results['ddp_vs_one_process'] = max_difference(parallel, one_process)
+        results['penalty_effect'] = max_difference(one_process, without_penalty)
+        with open(result_path, 'w') as handle:
+            json.dump(results, handle)
+    distributed.stop()
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])
