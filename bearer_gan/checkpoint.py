@@ -2,7 +2,8 @@
 
 A checkpoint holds the torchbearer trial's own ``state_dict`` parts (the generator, the
 history) and what a GAN adds beside them: the discriminator, both optimizers, the step, the
-random number generator states (torch CPU and CUDA, Python, NumPy) and the ``state_dict`` of
+random number generator states (torch CPU and CUDA, the training GPU's apart so that it
+restores onto whichever GPU continues the run, Python, NumPy) and the ``state_dict`` of
 every callback that has one (sample frames, per-step history, the generator's moving average).
 The data order needs nothing saved: it is a function of the seed and the step
 (:class:`~bearer_gan.data.ShuffledBatchSampler`), and so is the fixed noise.
@@ -36,20 +37,29 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint: the message names each file tried and why it failed."""
 
 
-def _rng_states() -> dict:
+def _on_cuda(device) -> bool:
+    return device is not None and torch.device(device).type == 'cuda'
+
+
+def _rng_states(device=None) -> dict:
     numpy_state = np.random.get_state()
-    return {
+    states = {
         'torch': torch.get_rng_state(),
         'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         'python': random.getstate(),
         'numpy': [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
     }
+    if _on_cuda(device):  # the generator the noise comes from; under DDP every rank's GPU has this state
+        states['training_device'] = torch.cuda.get_rng_state(device)
+    return states
 
 
-def _set_rng_states(states: dict):
+def _set_rng_states(states: dict, device=None):
     torch.set_rng_state(states['torch'])
     if states['cuda'] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states['cuda'])
+    if 'training_device' in states and _on_cuda(device):  # also when resuming on another GPU, or on rank r's
+        torch.cuda.set_rng_state(states['training_device'], device)
     version, internal, gauss_next = states['python']
     random.setstate((version, tuple(internal), gauss_next))
     name, keys_, *rest = states['numpy']
@@ -113,7 +123,7 @@ class GANCheckpoint(Callback):
             'discriminator_optimizer': state[keys.DISCRIMINATOR_OPTIMIZER].state_dict(),
             'callbacks': [(callback_type.__name__, callback_state) for callback_type, callback_state in zip(
                 callback_states[CallbackList.CALLBACK_TYPES], callback_states[CallbackList.CALLBACK_STATES])],
-            'rng': _rng_states(),
+            'rng': _rng_states(state[torchbearer.DEVICE] if torchbearer.DEVICE in state else None),
         }
         path = os.path.join(self.run_dir, CHECKPOINT)
         with atomic_path(path) as temporary:
@@ -177,6 +187,6 @@ def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict, callbacks: bo
     trial.state[torchbearer.HISTORY] = [dict(epoch) for epoch in checkpoint['history']]
     for callback, (_, callback_state) in zip(callback_list, checkpoint['callbacks']):
         callback.load_state_dict(callback_state)
-    _set_rng_states(checkpoint['rng'])
+    _set_rng_states(checkpoint['rng'], trial.state[torchbearer.DEVICE] if torchbearer.DEVICE in trial.state else None)
     trial.state[keys.STEP] = checkpoint['step']
     return checkpoint['step']

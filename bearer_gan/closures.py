@@ -12,7 +12,7 @@ reuses the same images, detached, concatenated after the real batch for a single
 Each step calls the networks through :data:`~bearer_gan.keys.TRAINING_GENERATOR` and
 :data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the networks themselves, or their
 DistributedDataParallel wrappers, :mod:`bearer_gan.distributed`), draws its noise from
-:data:`~bearer_gan.keys.NOISE_SOURCE` when there is one, and ends with
+:data:`~bearer_gan.keys.BATCH_DRAW` when there is one, and ends with
 :data:`~bearer_gan.keys.END_OF_STEP` when there is one.
 """
 from contextlib import contextmanager
@@ -52,8 +52,9 @@ def discriminator_closure():
           :data:`~bearer_gan.keys.DISCRIMINATOR_OPTIMIZER`
         - writes :data:`~bearer_gan.keys.DISCRIMINATOR_LOGITS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`
     """
-    return base_closure(keys.DISCRIMINATOR_INPUT, keys.TRAINING_DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS, torchbearer.Y_TRUE,
-                        keys.DISCRIMINATOR_CRITERION, keys.DISCRIMINATOR_LOSS, keys.DISCRIMINATOR_OPTIMIZER)
+    return base_closure(keys.DISCRIMINATOR_INPUT, keys.TRAINING_DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS,
+                        torchbearer.Y_TRUE, keys.DISCRIMINATOR_CRITERION, keys.DISCRIMINATOR_LOSS,
+                        keys.DISCRIMINATOR_OPTIMIZER)
 
 
 @contextmanager
@@ -71,10 +72,11 @@ def _frozen(module: torch.nn.Module):
 
 def _sample_noise(state):
     real = state[torchbearer.X]
-    if keys.NOISE_SOURCE in state:
-        state[keys.NOISE] = state[keys.NOISE_SOURCE](real.size(0), state[keys.LATENT_DIM], real.device, real.dtype)
+    size = (real.size(0), state[keys.LATENT_DIM])
+    if keys.BATCH_DRAW in state:  # under DDP: this process's rows of the global batch's noise
+        state[keys.NOISE] = state[keys.BATCH_DRAW](torch.randn, *size, device=real.device, dtype=real.dtype)
     else:
-        state[keys.NOISE] = torch.randn(real.size(0), state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
+        state[keys.NOISE] = torch.randn(*size, device=real.device, dtype=real.dtype)
 
 
 def _set_discriminator_input(state):
@@ -102,7 +104,7 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
 
     State Requirements:
         - reads :data:`torchbearer.X` (real images, ``(B, 1, 28, 28)`` in ``[-1, 1]``), :data:`~bearer_gan.keys.LATENT_DIM`,
-          :data:`~bearer_gan.keys.DISCRIMINATOR` (frozen in the generator step), :data:`~bearer_gan.keys.NOISE_SOURCE`
+          :data:`~bearer_gan.keys.DISCRIMINATOR` (frozen in the generator step), :data:`~bearer_gan.keys.BATCH_DRAW`
           and :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure` and
           :func:`discriminator_closure` read
         - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, and what they write;

@@ -10,10 +10,11 @@ One run, several processes:
 
 * :func:`start` joins the process group (NCCL on CUDA with one GPU per local rank, gloo on CPU)
   with an explicit collective timeout, :func:`collective_timeout`; :func:`stop` leaves it.
-* :func:`one_rank_first`: rank 0 loads (and downloads) the data while the others wait.
+* :func:`one_rank_first`: rank 0 loads (and downloads) the data while the others wait;
+  :func:`check_same` then checks that every rank loaded the same data set.
 * The global batch is cut into contiguous rank slices
   (:class:`~bearer_gan.data.ShuffledBatchSampler`'s ``rank`` and ``world_size``), and every rank
-  draws the noise of the whole global batch and keeps its slice (:func:`global_noise`), so every
+  draws the noise of the whole global batch and keeps its slice (:func:`global_draws`), so every
   rank's random state stays the same and a checkpoint holds one.
 * :func:`data_parallel` wraps the generator and the discriminator in DistributedDataParallel
   separately. The generator step scores its images through the plain discriminator with every
@@ -58,8 +59,8 @@ from . import keys
 __all__ = ['COLLECTIVE_TIMEOUT', 'TIMEOUT_VARIABLE', 'DATA_TIMEOUT', 'ROLL_CALL_SECONDS', 'UNSUPPORTED_ATTRIBUTE',
            'DistributedError', 'UnsupportedUnderDDP', 'RankFailure',
            'collective_timeout', 'launched_world_size', 'active', 'rank', 'world_size', 'is_main_process',
-           'check_global_batch', 'start', 'stop', 'barrier', 'one_rank_first', 'global_noise', 'data_parallel',
-           'synchronise_step', 'fingerprint', 'check_replicas', 'lost_ranks', 'guarded']
+           'check_global_batch', 'start', 'stop', 'barrier', 'one_rank_first', 'check_same', 'global_draws',
+           'data_parallel', 'synchronise_step', 'fingerprint', 'check_replicas', 'lost_ranks', 'guarded']
 
 #: How long a collective (a gradient all-reduce, the step's all-reduce, a barrier) may wait for the
 #: other ranks before the run fails: five minutes. A healthy run never waits that long (the longest
@@ -233,15 +234,32 @@ def one_rank_first(load: Callable[[], T]) -> T:
     return load()
 
 
-def global_noise(rank: int, world_size: int) -> Callable[[int, int, torch.device, torch.dtype], torch.Tensor]:
-    """A :data:`~bearer_gan.keys.NOISE_SOURCE`: draws ``N(0, 1)`` noise for the global batch and keeps this rank's rows.
+def check_same(what: str, value):
+    """Check that every rank has the same ``value`` (nothing with one process): for example the data set each
+    loaded, which differs when a machine without the files fell back to another.
 
-    Every rank draws the same ``(world_size * batch_size, latent_dim)`` tensor, so the random state
-    advances the same everywhere and the ranks' slices, in order, are what one process draws.
+    Raises:
+        UnsupportedUnderDDP: listing each rank's value, when they differ.
     """
-    def draw(batch_size: int, latent_dim: int, device, dtype) -> torch.Tensor:
-        noise = torch.randn(world_size * batch_size, latent_dim, device=device, dtype=dtype)
-        return noise[rank * batch_size:(rank + 1) * batch_size]
+    if not active():
+        return
+    values = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    if any(other != values[0] for other in values):
+        listing = ', '.join(f'rank {index} {other}' for index, other in enumerate(values))
+        raise UnsupportedUnderDDP(f'the ranks have different {what}: {listing}')
+
+
+def global_draws(rank: int, world_size: int) -> Callable[..., torch.Tensor]:
+    """A :data:`~bearer_gan.keys.BATCH_DRAW`: random numbers per image drawn for the whole global batch, this rank's rows kept.
+
+    ``draw(torch.randn, rows, latent_dim, device=..., dtype=...)`` draws ``(world_size * rows,
+    latent_dim)`` on every rank and returns rows ``rank * rows`` to ``(rank + 1) * rows``: the random
+    state advances the same everywhere, as in one process, and the ranks' rows, in order, are what
+    one process draws. Anything drawn per image (noise, a penalty's interpolation weights) can use it.
+    """
+    def draw(sample: Callable[..., torch.Tensor], rows: int, *shape: int, **options) -> torch.Tensor:
+        return sample(world_size * rows, *shape, **options)[rank * rows:(rank + 1) * rows]
     return draw
 
 
@@ -273,7 +291,7 @@ def data_parallel(trial: torchbearer.Trial, sync_batch_norm: bool = True) -> boo
     The generator and the discriminator get a DDP wrapper each, under
     :data:`~bearer_gan.keys.TRAINING_GENERATOR` and :data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR`;
     :data:`torchbearer.MODEL` and :data:`~bearer_gan.keys.DISCRIMINATOR` stay the plain networks. Each
-    step draws the global batch's noise (:func:`global_noise`) and ends with :func:`synchronise_step`.
+    step draws the global batch's noise (:func:`global_draws`) and ends with :func:`synchronise_step`.
     Batch norm becomes :class:`torch.nn.SyncBatchNorm` on CUDA with several processes, unless
     ``sync_batch_norm`` is False. On CPU, where SyncBatchNorm is unsupported, a model with batch norm
     trains with each rank's own batch statistics, and rank 0 warns once.
@@ -302,7 +320,7 @@ def data_parallel(trial: torchbearer.Trial, sync_batch_norm: bool = True) -> boo
     device_ids = [device.index] if device.type == 'cuda' else None
     state[keys.TRAINING_GENERATOR] = _WithoutState(DistributedDataParallel(networks[0], device_ids=device_ids))
     state[keys.TRAINING_DISCRIMINATOR] = _WithoutState(DistributedDataParallel(networks[1], device_ids=device_ids))
-    state[keys.NOISE_SOURCE] = global_noise(rank(), world_size())
+    state[keys.BATCH_DRAW] = global_draws(rank(), world_size())
     state[keys.END_OF_STEP] = synchronise_step
     return True
 

@@ -13,7 +13,7 @@ __all__ = [
     'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
-    'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'NOISE_SOURCE', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
+    'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -62,13 +62,16 @@ TRAINING_GENERATOR = torchbearer.state_key('training_generator')
 #: What the discriminator step calls on :data:`DISCRIMINATOR_INPUT`: the discriminator, or its DDP wrapper.
 #: The generator step always scores through the plain, frozen :data:`DISCRIMINATOR`.
 TRAINING_DISCRIMINATOR = torchbearer.state_key('training_discriminator')
-#: Optional ``draw(batch_size, latent_dim, device, dtype) -> (batch_size, latent_dim)`` for each step's noise;
-#: ``torch.randn`` when absent. Under DDP it draws the global batch's noise and keeps this rank's slice.
-NOISE_SOURCE = torchbearer.state_key('noise_source')
+#: Under DDP, how to draw random numbers per image, such as the noise: ``draw(sample, rows, *shape, device=, dtype=)``
+#: calls ``sample`` (``torch.randn``, ``torch.rand``) for the whole global batch and returns this process's ``rows``
+#: (:func:`bearer_gan.distributed.global_draws`), so every process's random state stays the one-process run's.
+#: Absent with one process, where ``sample(rows, *shape, ...)`` is called directly.
+BATCH_DRAW = torchbearer.state_key('batch_draw')
 #: Optional function of state run at the end of every step, after the updates and before the metrics and
 #: callbacks read the step's values: under DDP, the one all-reduce of losses, D outputs and stop flag.
 END_OF_STEP = torchbearer.state_key('end_of_step')
-#: The run's stop request (a :class:`threading.Event`), set on SIGINT / SIGTERM; :class:`~bearer_gan.safety.TrainingGuard` puts it here.
+#: The run's stop request, a :class:`threading.Event` set on SIGINT / SIGTERM
+#: (:attr:`bearer_gan.safety.TrainingGuard.stop_requested`).
 STOP_REQUESTED = torchbearer.state_key('stop_requested')
 #: Whether the ranks agreed, in this step's all-reduce, to stop after it (any rank asked); only under DDP.
 STOP_AGREED = torchbearer.state_key('stop_agreed')

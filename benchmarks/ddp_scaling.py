@@ -6,11 +6,12 @@ Run from the repository root on a quiet machine::
 
 Each cell trains the same run (bearer_gan's trial with its metrics, no output callbacks) at the same
 global batch for ``--warmup`` untimed then ``--steps`` timed steps, and reports the median over
-``--reps`` repetitions of steps/s and images/s (global batch x steps/s). One process uses torch's
-own thread count (all cores); two processes are started by ``python -m torch.distributed.run
---standalone --nproc_per_node 2``, which gives each worker one thread (``OMP_NUM_THREADS=1``), and
-time the same global batch split in two, with one gradient all-reduce per network and one all-reduce
-of the step's values per step. On a 2-core CPU the two processes share the cores that one process
+``--reps`` repetitions of steps/s and images/s (global batch x steps/s), for three set-ups,
+interleaved: one process with torch's own thread count (all cores), one process with one thread,
+and two processes started by ``python -m torch.distributed.run --standalone --nproc_per_node 2``,
+which gives each worker one thread (``OMP_NUM_THREADS=1``) and splits the same global batch in
+two, with one gradient all-reduce per network and one all-reduce of the step's values per step.
+Other work on the machine slows the multi-threaded process by far more than its share. On a 2-core CPU the two processes share the cores that one process
 used alone, and pay for the all-reduces, so expect them to be slower: DDP is for several GPUs or
 machines, not for one small CPU. Every number is measured by this run; nothing is hard-coded.
 """
@@ -35,6 +36,8 @@ MODELS = ('tutorial', 'mlp256')
 
 def worker(args):
     """One timed run in this process (under torchrun: one rank of it); rank 0 writes steps/s to ``--result``."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
     distributed.start('cpu')
     images = bearer_gan.load_mnist('mnist-5k')[0]
     torch.manual_seed(0)
@@ -58,16 +61,31 @@ def worker(args):
     distributed.stop()
 
 
-def measure(model: str, batch_size: int, processes: int, steps: int, warmup: int) -> dict:
+#: The set-ups timed: (name, processes, threads per process; None for torch's own choice)
+SETUPS = (('1 process', 1, None), ('1 process, 1 thread', 1, 1), ('2 processes', 2, 1))
+
+
+def measure(model: str, batch_size: int, processes: int, threads, steps: int, warmup: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         result = os.path.join(folder, 'result.json')
         command = [__file__, '--worker', '--model', model, '--batch-size', str(batch_size), '--steps', str(steps),
-                   '--warmup', str(warmup), '--result', result]
+                   '--warmup', str(warmup), '--result', result] + (['--threads', str(threads)] if threads else [])
         launcher = ([sys.executable] if processes == 1 else
                     [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(processes)])
-        subprocess.run(launcher + command, check=True, timeout=1800, stdout=subprocess.DEVNULL)
+        done = subprocess.run(launcher + command, timeout=1800, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f'ddp_scaling.py: {model} batch {batch_size} on {processes} processes failed:\n'
+                     f'{done.stdout[-2000:]}{done.stderr[-2000:]}')
         with open(result) as handle:
             return json.load(handle)
+
+
+def cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo') as handle:
+            return next(line.split(':', 1)[1].strip() for line in handle if line.startswith('model name'))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def load_average() -> str:
@@ -88,28 +106,31 @@ def main(argv=None):
     parser.add_argument('--model', choices=MODELS, default='tutorial', help=argparse.SUPPRESS)
     parser.add_argument('--batch-size', type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
+    parser.add_argument('--threads', type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
 
     lines = [f'command: {shlex.join([sys.executable] + sys.argv)}',
-             f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}; '
+             f'machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}; '
              f'load average at start: {load_average()}',
-             f'{args.reps} repetitions x ({args.warmup} warm-up + {args.steps} timed) steps; median steps/s; '
-             '1 process: torch\'s own threads; 2 processes: torchrun, gloo, 1 thread each', '']
-    header = f'{"model":<9} {"global batch":>12} {"1 process":>24} {"2 processes":>24} {"2 / 1":>6}'
+             f'{args.reps} repetitions x ({args.warmup} warm-up + {args.steps} timed) steps; median steps/s '
+             '(images/s); 2 processes: torchrun, gloo, 1 thread each', '']
+    header = (f'{"model":<9} {"global batch":>12} ' + ' '.join(f'{name:>24}' for name, _, _ in SETUPS)
+              + f' {"2 proc. / 1":>12} {"2 proc. / 1 thr.":>17}')
     rows = [header, '-' * len(header)]
     for model in MODELS:
         for batch_size in args.batch_sizes:
-            rates = {1: [], 2: []}
+            rates = {name: [] for name, _, _ in SETUPS}
             for _ in range(args.reps):
-                for processes in (1, 2):
-                    found = measure(model, batch_size, processes, args.steps, args.warmup)
-                    rates[processes].append(found['steps_per_second'])
-                    print(f'{model} batch {batch_size} x{processes}: {found}', file=sys.stderr, flush=True)
-            one, two = (statistics.median(rates[processes]) for processes in (1, 2))
-            cells = [f'{rate:7.1f} ({rate * batch_size:7.0f} img/s)' for rate in (one, two)]
-            rows.append(f'{model:<9} {batch_size:>12} {cells[0]:>24} {cells[1]:>24} {two / one:>6.2f}')
+                for name, processes, threads in SETUPS:
+                    found = measure(model, batch_size, processes, threads, args.steps, args.warmup)
+                    rates[name].append(found['steps_per_second'])
+                    print(f'{model} batch {batch_size}, {name}: {found}', file=sys.stderr, flush=True)
+            medians = [statistics.median(rates[name]) for name, _, _ in SETUPS]
+            cells = ' '.join(f'{f"{rate:.1f} ({rate * batch_size:.0f})":>24}' for rate in medians)
+            rows.append(f'{model:<9} {batch_size:>12} {cells} {medians[2] / medians[0]:>12.2f} '
+                        f'{medians[2] / medians[1]:>17.2f}')
     lines += rows + ['', f'load average at the end: {load_average()}']
     report = '\n'.join(lines)
     print(report)

@@ -5,11 +5,16 @@ in code rather than by the command line. Rank 0 writes what it found as JSON to 
   discriminator, a term of the one backward) trains under DDP as it does in one process.
 * :func:`bearer_gan.distributed.check_replicas` notices a replica that differs.
 * A criterion marked :data:`bearer_gan.distributed.UNSUPPORTED_ATTRIBUTE` is refused.
+* :func:`bearer_gan.distributed.check_same` notices ranks that loaded different data.
+* :func:`bearer_gan.distributed.one_rank_first` lets rank 0 load first, and releases the others
+  when rank 0's load fails.
 """
 import json
 import sys
+import time
 
 import torch
+import torch.distributed as dist
 import torchbearer
 
 import bearer_gan
@@ -75,6 +80,33 @@ def main(result_path):
         distributed.data_parallel(trial)
     except distributed.UnsupportedUnderDDP as error:
         results['refusal'] = str(error)
+
+    try:
+        distributed.check_same('data', f'mnist ({60000 - 55000 * distributed.rank()} images)')
+    except distributed.UnsupportedUnderDDP as error:
+        results['different_data'] = str(error)
+
+    def load():  # rank 0 takes its time, as when it downloads
+        began = time.monotonic()
+        if distributed.rank() == 0:
+            time.sleep(0.5)
+        return began, time.monotonic()
+
+    def failing_load():
+        if distributed.rank() == 0:
+            raise OSError('no network')
+        return 'loaded'
+
+    times = [None] * distributed.world_size()
+    dist.all_gather_object(times, distributed.one_rank_first(load))  # monotonic clocks of one machine
+    results['others_load_after_rank_0'] = all(began >= times[0][1] for began, _ in times[1:])
+    try:
+        outcome = distributed.one_rank_first(failing_load)
+    except (OSError, distributed.RankFailure) as error:
+        outcome = f'{type(error).__name__}: {error}'
+    outcomes = [None] * distributed.world_size()
+    dist.all_gather_object(outcomes, outcome)
+    results['failed_first_load'] = outcomes
 
     if distributed.rank() == 0:
         one_process = train(images, r1_discriminator_loss, parallel=False)

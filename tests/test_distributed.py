@@ -223,18 +223,20 @@ def test_rank_slices_must_divide_the_global_batch():
 
 
 @pytest.mark.parametrize('world_size', [2, 4])
-def test_rank_noise_concatenates_to_the_one_process_noise_and_keeps_one_random_state(world_size):
+@pytest.mark.parametrize('sample, shape', [(torch.randn, (5,)), (torch.rand, (1, 1, 1))])  # noise; mixing weights
+def test_rank_draws_concatenate_to_the_one_process_draws_and_keep_one_random_state(world_size, sample, shape):
     torch.manual_seed(11)
     torch.randn(3)  # somewhere in a run, as after a resume
     resumed = torch.get_rng_state()
-    one = [torch.randn(16, 5) for _ in range(3)]
+    one = [sample(16, *shape) for _ in range(3)]
     one_state = torch.get_rng_state()
+    rows = 16 // world_size
     for rank in range(world_size):
         torch.set_rng_state(resumed)
-        draw = distributed.global_noise(rank, world_size)
+        draw = distributed.global_draws(rank, world_size)
         for step in range(3):
-            torch.testing.assert_close(draw(16 // world_size, 5, 'cpu', torch.float32),
-                                       one[step][rank * 16 // world_size:(rank + 1) * 16 // world_size])
+            torch.testing.assert_close(draw(sample, rows, *shape, device='cpu', dtype=torch.float32),
+                                       one[step][rank * rows:(rank + 1) * rows])
         assert torch.equal(torch.get_rng_state(), one_state)
 
 
@@ -422,7 +424,7 @@ def test_a_killed_rank_fails_the_run_quickly_and_is_named(tmp_path):
     assert 'error: rank 1 stopped responding after step' in output, output[-4000:]
 
 
-def test_a_gradient_penalty_trains_under_ddp_as_in_one_process_and_refusals_are_one_line(tmp_path):
+def test_an_r1_penalty_trains_as_in_one_process_and_data_replicas_and_criteria_are_checked(tmp_path):
     result = tmp_path / 'result.json'
     returncode, output = torchrun([result], tmp_path, module=(str(ROOT / 'tests' / 'distributed_worker.py'),))
     assert returncode == 0, output[-4000:]
@@ -430,5 +432,9 @@ def test_a_gradient_penalty_trains_under_ddp_as_in_one_process_and_refusals_are_
     assert found['ddp_vs_one_process'] < 1e-5
     assert found['penalty_effect'] > 1e-4  # the penalty changed training: the comparison above means something
     assert found['replica_error'] == 'ranks [1] hold different weights from rank 0 after training'
+    assert found['others_load_after_rank_0'] is True
+    assert found['failed_first_load'] == ['OSError: no network', 'RankFailure: rank 0 could not load the data']
+    assert found['different_data'] == ('the ranks have different data: rank 0 mnist (60000 images), '
+                                       'rank 1 mnist (5000 images)')
     assert found['refusal'].startswith('the discriminator criterion lazy_penalty cannot train under '
                                        'DistributedDataParallel: its penalty runs its own backward every 16 steps')

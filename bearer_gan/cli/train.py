@@ -169,6 +169,10 @@ def _prepare(args):
         raise parsing.UsageError(f'--batch-size: {error}')
     device = distributed.start(config['device'])
     data = distributed.one_rank_first(lambda: make_data(config))  # one rank downloads, the others wait
+    try:
+        distributed.check_same('data', f'{data.name} ({len(data.images)} images)')
+    except distributed.UnsupportedUnderDDP as error:
+        raise parsing.UsageError(f'{error}; give every machine the same files in --data-dir')
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
