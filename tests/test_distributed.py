@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,16 @@ def children(pid: int):
     return found
 
 
-def rank_of(pid: int):
+def environment(pid: int) -> dict:
     try:
         variables = Path(f'/proc/{pid}/environ').read_bytes().split(b'\0')
     except OSError:
-        return None
-    return next((int(item[5:]) for item in variables if item.startswith(b'RANK=')), None)
+        return {}
+    return dict(item.decode(errors='replace').split('=', 1) for item in variables if b'=' in item)
+
+
+def rank_of(pid: int):
+    return int(environment(pid).get('RANK', -1))
 
 
 def alive(pid: int) -> bool:
@@ -93,12 +98,13 @@ def alive(pid: int) -> bool:
 class Torchrun:
     """``python -m torch.distributed.run --standalone --nproc_per_node 2 -m bearer_gan train ARGS`` in a new session."""
 
-    def __init__(self, args, tmp_path: Path, audit: Path = None, environment=None, module=('-m', 'bearer_gan', 'train')):
+    def __init__(self, args, tmp_path: Path, audit: Path = None, module=('-m', 'bearer_gan', 'train')):
         site = tmp_path / 'site'
         site.mkdir(exist_ok=True)
         (site / 'sitecustomize.py').write_text(SITECUSTOMIZE)
+        self.token = uuid.uuid4().hex  # marks our workers, so that a reused PID is never killed
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), OMP_NUM_THREADS='1',
-                   **(environment or {}))
+                   TEST_DISTRIBUTED_TOKEN=self.token)
         if audit is not None:
             (tmp_path / 'audit').mkdir(exist_ok=True)
             env.update(AUDIT_WATCH=str(audit.resolve()), AUDIT_LOG_DIR=str(tmp_path / 'audit'))
@@ -111,6 +117,9 @@ class Torchrun:
     def find_workers(self):
         self.workers.update(children(self.process.pid))
         return self.workers
+
+    def ours(self, pid: int) -> bool:
+        return environment(pid).get('TEST_DISTRIBUTED_TOKEN') == self.token
 
     def wait(self, timeout=TIMEOUT):
         try:
@@ -126,10 +135,11 @@ class Torchrun:
             self.find_workers()
             os.killpg(self.process.pid, signal.SIGKILL)
         for pid in self.workers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            if self.ours(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.process.communicate()
 
     def __enter__(self):
@@ -138,9 +148,9 @@ class Torchrun:
     def __exit__(self, *exc):
         self.kill()
         deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in self.workers) and time.monotonic() < deadline:
+        while any(alive(pid) and self.ours(pid) for pid in self.workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(alive(pid) for pid in self.workers), 'a worker outlived the test'
+        assert not any(alive(pid) and self.ours(pid) for pid in self.workers), 'a worker outlived the test'
 
 
 def torchrun(args, tmp_path, **options):
