@@ -13,7 +13,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['bearer_gan', 'bearer_gan.*']),
-    package_data={'bearer_gan': ['assets/*.pt', 'assets/*.npz']},
+    package_data={'bearer_gan': ['assets/*.pt', 'assets/*.npz', 'federated/flower_app/pyproject.toml']},
     python_requires='>=3.9',
     install_requires=[
         'torch',
@@ -28,7 +28,13 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'hypothesis'],
-        'docs': ['sphinx', 'furo'],
+        'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
+        'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
+        'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
+        # federated training on Flower (bearer_gan.federated); the core never imports flwr
+        'federated': ['flwr>=1.42,<1.43'],
+        # Flower's simulation runtime (one process, Ray actors as data owners)
+        'federated-sim': ['flwr[simulation]>=1.42,<1.43'],
     },
     entry_points={'console_scripts': ['bearer-gan=bearer_gan.cli.main:main']},
 )

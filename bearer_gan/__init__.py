@@ -6,39 +6,53 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import distributed, keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LossHistory, ProgressGif, RealImageGrid, SaveModels,
-                        load_generator, steps_done, write_gif)
+from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LinePrinter, LossHistory, ProgressGif,
+                        RealImageGrid, SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history,
+                        steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
-from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
-from .classifier import MnistClassifier, load_classifier
-from .data import (DATASETS, DatasetError, ImageData, ShuffledBatchSampler, image_batches, load_dataset, load_mnist,
-                   to_unit_range)
-from .evaluation import class_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance
-from .evaluation_callback import FidEvaluator
+from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint, upgrade_checkpoint
+from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatchSampler, data_fingerprint,
+                   dataset_batches, fingerprint_difference, image_batches, load_dataset, load_folder, load_mnist,
+                   memory_budget, streamed_batches, to_unit_range)
+from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer, class_coverage, conditional_accuracy,
+                         evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
+                         scorer_for)
 from .files import atomic_path, write_json
-from .losses import discriminator_loss, discriminator_loss_from_logits, generator_loss, generator_loss_from_logits
-from .metrics import StateValue, gan_metrics
-from .models import DEFAULT_LATENT_DIM, MODELS, build_models
+from .compatibility import check_callbacks
+from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_loss, discriminator_loss_from_logits,
+                     generator_criterion, generator_loss, generator_loss_from_logits, register_loss)
+from .metrics import StateValue, gan_metrics, reported_quantities
+from .penalties import GradientPenalty, Penalty, R1Penalty, gradient_penalty, r1_penalty
+from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from_spec, build_models, check_model_shape,
+                     model_spec, read_model_spec, register_model, unregister_model)
 from .safety import NonFiniteLossError, TrainingGuard
-from .sampling import eval_mode, generate, sampling_generator, save_grid
+from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
 
 __version__ = '0.1.0'
 
 __all__ = [
     'distributed', 'keys',
-    'FixedNoiseSampler', 'GeneratorEMA', 'LossHistory', 'ProgressGif', 'RealImageGrid', 'SaveModels',
-    'eval_mode', 'generate', 'load_generator', 'sampling_generator', 'save_grid', 'steps_done', 'write_gif',
-    'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint',
-    'MnistClassifier', 'load_classifier',
+    'FixedNoiseSampler', 'GeneratorEMA', 'LearningRateSchedule', 'LinePrinter', 'LossHistory', 'ProgressGif',
+    'RealImageGrid', 'SaveModels', 'TensorBoardLogger', 'TerminalPreview', 'class_rows',
+    'eval_mode', 'generate', 'load_generator', 'read_history', 'sampling_generator', 'save_grid', 'steps_done',
+    'write_gif',
+    'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint', 'upgrade_checkpoint',
+    'LeNetClassifier', 'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',
-    'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'image_batches', 'load_dataset', 'load_mnist',
-    'to_unit_range',
-    'class_coverage', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid', 'frechet_distance', 'FidEvaluator',
+    'DATASETS', 'DatasetError', 'ImageData', 'ShuffledBatchSampler', 'data_fingerprint', 'fingerprint_difference',
+    'image_batches', 'load_dataset', 'load_mnist', 'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder',
+    'memory_budget', 'streamed_batches',
+    'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
+    'frechet_distance', 'scorer_for', 'FidEvaluator',
     'atomic_path', 'write_json',
-    'discriminator_loss', 'discriminator_loss_from_logits', 'generator_loss', 'generator_loss_from_logits',
-    'StateValue', 'gan_metrics',
-    'DEFAULT_LATENT_DIM', 'MODELS', 'build_models',
+    'check_callbacks',
+    'LOSSES', 'GANLoss', 'discriminator_criterion', 'discriminator_loss', 'discriminator_loss_from_logits',
+    'generator_criterion', 'generator_loss', 'generator_loss_from_logits', 'register_loss',
+    'StateValue', 'gan_metrics', 'reported_quantities',
+    'GradientPenalty', 'Penalty', 'R1Penalty', 'gradient_penalty', 'r1_penalty',
+    'DEFAULT_LATENT_DIM', 'MODELS', 'apply_spectral_norm', 'build_from_spec', 'build_models', 'check_model_shape',
+    'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',
 ]

@@ -9,12 +9,19 @@ One generator forward serves both networks: the generator step scores ``G(z)`` w
 discriminator frozen (no gradients accumulate in its parameters), then the discriminator step
 reuses the same images, detached, concatenated after the real batch for a single forward.
 
+Nothing here depends on the loss, the penalties or on conditioning. The losses are criteria of
+state (:mod:`bearer_gan.losses`); a penalty appends its rows to the discriminator's one batch
+(:mod:`bearer_gan.penalties`); labels travel as torchbearer's tuple inputs:
+:data:`~bearer_gan.keys.NOISE` is ``(z, labels)`` and :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`
+is ``(images, labels)``, which ``base_closure`` unpacks into ``G(z, labels)`` and ``D(images, labels)``.
+
 Each step calls the networks through :data:`~bearer_gan.keys.TRAINING_GENERATOR` and
 :data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the networks themselves, or their
-DistributedDataParallel wrappers, :mod:`bearer_gan.distributed`), draws its noise from
-:data:`~bearer_gan.keys.BATCH_DRAW` when there is one, and ends with
-:data:`~bearer_gan.keys.END_OF_STEP` when there is one.
+DistributedDataParallel wrappers, :mod:`bearer_gan.distributed`), draws everything random per
+image (noise, labels, a penalty's interpolation weights) through :data:`~bearer_gan.keys.BATCH_DRAW`
+when there is one, and ends with :data:`~bearer_gan.keys.END_OF_STEP` when there is one.
 """
+import contextlib
 from contextlib import contextmanager
 
 import torch
@@ -22,6 +29,8 @@ import torchbearer
 from torchbearer.bases import base_closure
 
 from . import keys
+from .penalties import plan_penalties
+from .sampling import eval_mode
 
 __all__ = ['PRECISIONS', 'generator_closure', 'discriminator_closure', 'gan_closure']
 
@@ -70,17 +79,45 @@ def _frozen(module: torch.nn.Module):
             p.requires_grad_(True)
 
 
+def _inputs(value) -> tuple:
+    """A state value as the positional inputs of a module call: a tuple stays, a tensor becomes ``(tensor,)``."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _draw(state, sample, rows: int, *shape: int, **options) -> torch.Tensor:
+    """``sample(rows, *shape, **options)``, random numbers for each of the batch's ``rows`` images; under
+    DistributedDataParallel this process's rows of the global batch's draw (:data:`~bearer_gan.keys.BATCH_DRAW`)."""
+    draw = state.get(keys.BATCH_DRAW)
+    return sample(rows, *shape, **options) if draw is None else draw(sample, rows, *shape, **options)
+
+
 def _sample_noise(state):
+    """``z`` for the batch, and in a conditional run labels drawn uniformly from the classes."""
     real = state[torchbearer.X]
-    size = (real.size(0), state[keys.LATENT_DIM])
-    if keys.BATCH_DRAW in state:  # under DDP: this process's rows of the global batch's noise
-        state[keys.NOISE] = state[keys.BATCH_DRAW](torch.randn, *size, device=real.device, dtype=real.dtype)
+    rows = real.size(0)
+    z = _draw(state, torch.randn, rows, state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
+    num_classes = state.get(keys.NUM_CLASSES)
+    state[keys.NOISE] = z if num_classes is None else (
+        z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options), rows, device=real.device))
+
+
+def _set_discriminator_input(state, penalties=()):
+    """Real batch, then detached fakes (then the rows of any penalty due now): one discriminator batch.
+
+    Where a penalty is due the images get ``requires_grad`` (:data:`~bearer_gan.keys.PENALTY_INPUT`);
+    on every other update they need no gradient.
+    """
+    real, fake = state[torchbearer.X], state[keys.FAKE_IMAGES].detach()
+    extra, due = plan_penalties(penalties, state[keys.STEP], real, fake, draw=state.get(keys.BATCH_DRAW))
+    images = torch.cat([real, fake, *extra])
+    state[keys.DUE_PENALTIES] = due
+    state[keys.PENALTY_INPUT] = images.requires_grad_(True) if due else None
+    fake_labels = state[keys.NOISE][1:] if isinstance(state[keys.NOISE], (tuple, list)) else ()
+    if fake_labels:  # conditional: real labels, fake labels, the real labels again for each appended block
+        labels = torch.cat([state[torchbearer.Y_TRUE], fake_labels[0], *[state[torchbearer.Y_TRUE]] * len(extra)])
+        state[keys.DISCRIMINATOR_INPUT] = (images, labels)
     else:
-        state[keys.NOISE] = torch.randn(*size, device=real.device, dtype=real.dtype)
-
-
-def _set_discriminator_input(state):
-    state[keys.DISCRIMINATOR_INPUT] = torch.cat([state[torchbearer.X], state[keys.FAKE_IMAGES].detach()])
+        state[keys.DISCRIMINATOR_INPUT] = images
 
 
 def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discriminator: bool = True,
@@ -89,8 +126,9 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
 
     The first discriminator update reuses the generator step's images; each further one draws new
     noise and generates new images (without gradients) against the same real batch. A network
-    that is not trained is only evaluated, without gradients, so that its parameters stay
-    bit-identical while the losses and D(x) / D(G(z)) are still reported.
+    that is not trained is only evaluated, in eval mode and without gradients, so that its
+    parameters *and buffers* (batch norm's running statistics, spectral norm's power iteration)
+    stay bit-identical while the losses and D(x) / D(G(z)) are still reported.
 
     Args:
         d_steps: discriminator updates per generator update, at least 1.
@@ -103,12 +141,16 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
         ValueError: for ``d_steps < 1``, an unknown precision, or when neither network would be trained.
 
     State Requirements:
-        - reads :data:`torchbearer.X` (real images, ``(B, 1, 28, 28)`` in ``[-1, 1]``), :data:`~bearer_gan.keys.LATENT_DIM`,
-          :data:`~bearer_gan.keys.DISCRIMINATOR` (frozen in the generator step), :data:`~bearer_gan.keys.BATCH_DRAW`
-          and :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure` and
-          :func:`discriminator_closure` read
-        - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, and what they write;
-          adds one to :data:`~bearer_gan.keys.STEP`
+        - reads :data:`torchbearer.X` (real images ``(B, C, H, W)`` in ``[-1, 1]``), :data:`torchbearer.Y_TRUE`
+          (their labels, in a conditional run), :data:`~bearer_gan.keys.LATENT_DIM`,
+          :data:`~bearer_gan.keys.NUM_CLASSES` (None or absent: unconditional),
+          :data:`~bearer_gan.keys.PENALTIES` (none when absent), :data:`~bearer_gan.keys.DISCRIMINATOR`
+          (frozen in the generator step), :data:`~bearer_gan.keys.BATCH_DRAW` and
+          :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure`
+          and :func:`discriminator_closure` read
+        - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`,
+          :data:`~bearer_gan.keys.DUE_PENALTIES`, :data:`~bearer_gan.keys.PENALTY_INPUT`, and what
+          they write; adds one to :data:`~bearer_gan.keys.STEP`
     """
     if not isinstance(d_steps, int) or d_steps < 1:
         raise ValueError(f'd_steps must be a positive integer, got {d_steps!r}')
@@ -119,13 +161,19 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
     generator_step, discriminator_step = generator_closure(), discriminator_closure()
 
     def closure(state):
-        with torch.autocast(state[torchbearer.X].device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
-            _update(state)
+        with contextlib.ExitStack() as fixed:
+            if not train_generator:  # an untrained network is a fixed function: eval mode, buffers untouched
+                fixed.enter_context(eval_mode(state[torchbearer.MODEL]))
+            if not train_discriminator:
+                fixed.enter_context(eval_mode(state[keys.DISCRIMINATOR]))
+            with torch.autocast(state[torchbearer.X].device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
+                _update(state)
         state[keys.STEP] += 1
         if keys.END_OF_STEP in state:
             state[keys.END_OF_STEP](state)
 
     def _update(state):
+        penalties = state.get(keys.PENALTIES) or ()
         _sample_noise(state)
         if train_generator:
             with _frozen(state[keys.DISCRIMINATOR]):
@@ -133,21 +181,21 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
             state[keys.GENERATOR_OPTIMIZER].step()
         else:  # evaluated without gradients, so through the plain generator: no DDP reducer is involved
             with torch.no_grad():
-                state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](state[keys.NOISE])
+                state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](*_inputs(state[keys.NOISE]))
                 state[keys.GENERATOR_LOSS] = state[keys.GENERATOR_CRITERION](state)
 
         if not train_discriminator:
             with torch.no_grad():
                 _set_discriminator_input(state)
-                state[keys.DISCRIMINATOR_LOGITS] = state[keys.DISCRIMINATOR](state[keys.DISCRIMINATOR_INPUT])
+                state[keys.DISCRIMINATOR_LOGITS] = state[keys.DISCRIMINATOR](*_inputs(state[keys.DISCRIMINATOR_INPUT]))
                 state[keys.DISCRIMINATOR_LOSS] = state[keys.DISCRIMINATOR_CRITERION](state)
             return
         for step in range(d_steps):
             if step > 0:
                 _sample_noise(state)
                 with torch.no_grad():
-                    state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](state[keys.NOISE])
-            _set_discriminator_input(state)
+                    state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](*_inputs(state[keys.NOISE]))
+            _set_discriminator_input(state, penalties)
             discriminator_step(state)
             state[keys.DISCRIMINATOR_OPTIMIZER].step()
 

@@ -14,8 +14,9 @@ One run, several processes:
   :func:`check_same` then checks that every rank loaded the same data set.
 * The global batch is cut into contiguous rank slices
   (:class:`~bearer_gan.data.ShuffledBatchSampler`'s ``rank`` and ``world_size``), and every rank
-  draws the noise of the whole global batch and keeps its slice (:func:`global_draws`), so every
-  rank's random state stays the same and a checkpoint holds one.
+  draws what is random per image (the noise, a conditional run's labels, the gradient penalty's
+  interpolation weights) for the whole global batch and keeps its slice (:func:`global_draws`), so
+  every rank's random state stays the same and a checkpoint holds one.
 * :func:`data_parallel` wraps the generator and the discriminator in DistributedDataParallel
   separately. The generator step scores its images through the plain discriminator with every
   parameter frozen (:func:`bearer_gan.closures.gan_closure`), so the discriminator's DDP wrapper
@@ -23,19 +24,23 @@ One run, several processes:
   nothing is all-reduced for it. ``no_sync`` would instead let the generator step accumulate
   discriminator gradients locally, only to throw them away. The plain networks stay in state for
   the moving average, sampling, saving and checkpoints, so no ``module.`` key reaches a file.
-* :func:`synchronise_step`: one all-reduce per step of the losses, D(x), D(G(z)) and a stop flag,
+* :func:`synchronise_step`: one all-reduce per step of the losses, D(x), D(G(z)), the Wasserstein
+  estimate and the penalties' values, and a stop flag,
   so the history, the non-finite stop and a SIGTERM / Ctrl-C stop agree on every rank, at the same step.
 * Rank 0 writes every output; after each checkpoint all ranks pass a :func:`barrier`.
 * :func:`guarded`: a collective that fails because a rank died or hung becomes one
   :class:`RankFailure` naming that rank, within the collective timeout.
 
-Gradient penalties: a criterion that differentiates with :func:`torch.autograd.grad` (R1, WGAN-GP)
-is correct under DDP when its penalty is a term of the loss that the step's one ``backward()``
-reduces, computed by the plain network on this rank's slice as a mean: :func:`torch.autograd.grad`
-itself then leaves the parameters' ``.grad`` alone, and DDP's hooks all-reduce the parameter
-gradients of the whole loss once, in that ``backward()``. A criterion that cannot meet this (a
-penalty with its own ``backward()``, lazy regularisation) says why in an attribute named
-:data:`UNSUPPORTED_ATTRIBUTE`, and :func:`data_parallel` refuses it in one line.
+Gradient penalties: a criterion that differentiates with :func:`torch.autograd.grad` (R1, lazy or
+not, and WGAN-GP, :mod:`bearer_gan.penalties`) is correct under DDP when its penalty is a term of
+the loss that the step's one ``backward()`` reduces, computed on this rank's slice as a mean:
+:func:`torch.autograd.grad` itself then leaves the parameters' ``.grad`` alone, and DDP's hooks
+all-reduce the parameter gradients of the whole loss once, in that ``backward()``. Every rank has
+done the same steps, so a lazy penalty falls due on all of them at once. A criterion that cannot
+meet this (a penalty with its own ``backward()``) says why in an attribute named
+:data:`UNSUPPORTED_ATTRIBUTE`, on itself or on the criterion it wraps (its ``criterion``
+attribute, as :func:`~bearer_gan.penalties.with_penalties` keeps it), and :func:`data_parallel`
+refuses it in one line.
 """
 import contextlib
 import datetime
@@ -256,7 +261,7 @@ def global_draws(rank: int, world_size: int) -> Callable[..., torch.Tensor]:
     ``draw(torch.randn, rows, latent_dim, device=..., dtype=...)`` draws ``(world_size * rows,
     latent_dim)`` on every rank and returns rows ``rank * rows`` to ``(rank + 1) * rows``: the random
     state advances the same everywhere, as in one process, and the ranks' rows, in order, are what
-    one process draws. Anything drawn per image (noise, a penalty's interpolation weights) can use it.
+    one process draws. Anything drawn per image (noise, labels, a penalty's interpolation weights) can use it.
     """
     def draw(sample: Callable[..., torch.Tensor], rows: int, *shape: int, **options) -> torch.Tensor:
         return sample(world_size * rows, *shape, **options)[rank * rows:(rank + 1) * rows]
@@ -277,11 +282,13 @@ class _WithoutState:
 def _refuse_unsupported_criteria(state):
     for key, network in ((keys.GENERATOR_CRITERION, 'generator'), (keys.DISCRIMINATOR_CRITERION, 'discriminator')):
         criterion = state[key] if key in state else None
-        reason = getattr(criterion, UNSUPPORTED_ATTRIBUTE, None)
-        if reason:
-            name = getattr(criterion, '__name__', type(criterion).__name__)
-            raise UnsupportedUnderDDP(f'the {network} criterion {name} cannot train under DistributedDataParallel: '
-                                      f'{reason}; train it on one process')
+        while criterion is not None:  # the criterion, then the one it wraps (with_penalties keeps it as .criterion)
+            reason = getattr(criterion, UNSUPPORTED_ATTRIBUTE, None)
+            if reason:
+                name = getattr(criterion, '__name__', type(criterion).__name__)
+                raise UnsupportedUnderDDP(f'the {network} criterion {name} cannot train under '
+                                          f'DistributedDataParallel: {reason}; train it on one process')
+            criterion = getattr(criterion, 'criterion', None)
 
 
 def data_parallel(trial: torchbearer.Trial, sync_batch_norm: bool = True) -> bool:
@@ -325,23 +332,26 @@ def data_parallel(trial: torchbearer.Trial, sync_batch_norm: bool = True) -> boo
     return True
 
 
-_REDUCED = (keys.GENERATOR_LOSS, keys.DISCRIMINATOR_LOSS, keys.D_REAL, keys.D_FAKE)
+_REDUCED = (keys.GENERATOR_LOSS, keys.DISCRIMINATOR_LOSS, keys.D_REAL, keys.D_FAKE, keys.WASSERSTEIN_ESTIMATE)
 
 
 def synchronise_step(state):
-    """The step's one all-reduce: the losses, D(x) and D(G(z)) become their mean over the ranks, and
-    :data:`~bearer_gan.keys.STOP_AGREED` says whether any rank was asked to stop.
+    """The step's one all-reduce: the losses, D(x), D(G(z)), the Wasserstein estimate and each penalty's
+    value become their mean over the ranks, and :data:`~bearer_gan.keys.STOP_AGREED` says whether any
+    rank was asked to stop.
 
     Each rank's values are means over its slice, so their mean is the global batch's value (up to
-    the order of float additions).
+    the order of float additions). A lazy penalty's value between two computations is already the mean.
 
     State Requirements:
         - reads :data:`~bearer_gan.keys.GENERATOR_LOSS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`,
-          :data:`~bearer_gan.keys.D_REAL`, :data:`~bearer_gan.keys.D_FAKE` (those present),
-          :data:`~bearer_gan.keys.STOP_REQUESTED`, :data:`torchbearer.X`
-        - writes the same four, averaged, and :data:`~bearer_gan.keys.STOP_AGREED`
+          :data:`~bearer_gan.keys.D_REAL`, :data:`~bearer_gan.keys.D_FAKE`,
+          :data:`~bearer_gan.keys.WASSERSTEIN_ESTIMATE`, the key of each of :data:`~bearer_gan.keys.PENALTIES`
+          (those present), :data:`~bearer_gan.keys.STOP_REQUESTED`, :data:`torchbearer.X`
+        - writes the same values, averaged, and :data:`~bearer_gan.keys.STOP_AGREED`
     """
-    present = [key for key in _REDUCED if key in state]
+    penalty_keys = tuple(penalty.key for penalty in state.get(keys.PENALTIES) or ())
+    present = [key for key in _REDUCED + penalty_keys if key in state]
     device = state[torchbearer.X].device
     stop_requested = keys.STOP_REQUESTED in state and state[keys.STOP_REQUESTED].is_set()
     values = [state[key].detach().float().reshape(()) for key in present]

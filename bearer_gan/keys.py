@@ -14,6 +14,8 @@ __all__ = [
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
     'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
+    'NUM_CLASSES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
+    'R1_PENALTY',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -28,26 +30,50 @@ GENERATOR_CRITERION = torchbearer.state_key('generator_criterion')
 DISCRIMINATOR_CRITERION = torchbearer.state_key('discriminator_criterion')
 #: Size of the generator's latent vector ``z``.
 LATENT_DIM = torchbearer.state_key('latent_dim')
-#: Target for real images in the discriminator loss: 1.0, or e.g. 0.9 for one-sided label smoothing.
+#: Target for real images in the ``bce`` discriminator loss: 1.0, or e.g. 0.9 for one-sided label smoothing.
+#: Only the ``bce`` loss has one (:class:`~bearer_gan.losses.GANLoss` ``takes_real_label``).
 REAL_LABEL = torchbearer.state_key('real_label')
-#: Latent batch of the current step, ``(B, latent_dim)`` drawn from N(0, 1).
+#: Number of classes of a class-conditional run (labels in ``[0, NUM_CLASSES)``); None for an unconditional one.
+NUM_CLASSES = torchbearer.state_key('num_classes')
+#: The generator's input of the current step: ``z``, ``(B, latent_dim)`` drawn from N(0, 1), or in a
+#: conditional run the tuple ``(z, labels)`` with ``labels`` ``(B,)`` drawn uniformly from the classes;
+#: torchbearer's ``base_closure`` unpacks a tuple into ``G(z, labels)``.
 NOISE = torchbearer.state_key('noise')
-#: The latent batch that every sample grid is rendered from, fixed for the whole run.
+#: The generator input every sample grid is rendered from, fixed for the whole run: ``z`` or
+#: ``(z, labels)`` with one class per grid row.
 FIXED_NOISE = torchbearer.state_key('fixed_noise')
 #: Generator output of the current step, ``(B, 1, 28, 28)`` in ``[-1, 1]``.
 FAKE_IMAGES = torchbearer.state_key('fake_images')
-#: Real images followed by (detached) fakes, ``(2B, 1, 28, 28)``: one discriminator forward for both.
+#: Real images followed by (detached) fakes, ``(2B, C, H, W)``: one discriminator forward for both. A
+#: penalty that needs inputs of its own (the gradient penalty's interpolates) appends them: ``(3B, C, H, W)``.
+#: In a conditional run it is the tuple ``(images, labels)``, unpacked into ``D(images, labels)``.
 DISCRIMINATOR_INPUT = torchbearer.state_key('discriminator_input')
-#: Discriminator logits for :data:`DISCRIMINATOR_INPUT`, ``(2B, 1)``: first half real, second half fake.
+#: Discriminator logits for :data:`DISCRIMINATOR_INPUT`, ``(2B, 1)`` (or more rows): real first, then fake,
+#: then any penalty's rows (:func:`~bearer_gan.losses.real_and_fake_logits` splits them).
 DISCRIMINATOR_LOGITS = torchbearer.state_key('discriminator_logits')
 #: Generator loss of the current step (scalar tensor).
 GENERATOR_LOSS = torchbearer.state_key('g_loss')
-#: Discriminator loss of the current step (scalar tensor), mean of its real and fake terms.
+#: Discriminator loss of the current step (scalar tensor), penalties included.
 DISCRIMINATOR_LOSS = torchbearer.state_key('d_loss')
-#: D(x): mean discriminator probability on the real batch, in [0, 1] (detached).
+#: D(x): the discriminator's mean output on the real batch (detached): a probability in [0, 1] for
+#: the ``bce`` loss, the mean raw output for the others (:attr:`~bearer_gan.losses.GANLoss.outputs`).
 D_REAL = torchbearer.state_key('d_x')
-#: D(G(z)): mean discriminator probability on the generated batch, in [0, 1] (detached).
+#: D(G(z)): the discriminator's mean output on the generated batch (detached), as :data:`D_REAL`.
 D_FAKE = torchbearer.state_key('d_g_z')
+#: The Wasserstein estimate ``mean D(x) - mean D(G(z))`` of a Wasserstein loss (detached).
+WASSERSTEIN_ESTIMATE = torchbearer.state_key('wasserstein')
+#: The penalties of the trial (:class:`~bearer_gan.penalties.Penalty`), a list, empty for none.
+PENALTIES = torchbearer.state_key('penalties')
+#: The penalties due at the current discriminator update, each with the rows of
+#: :data:`DISCRIMINATOR_INPUT` it differentiates: a list of ``(penalty, slice)``; empty on other updates.
+DUE_PENALTIES = torchbearer.state_key('due_penalties')
+#: The discriminator's input images with ``requires_grad`` set, on updates where a penalty is due (its
+#: gradients are taken with respect to them); None on every other update, where the input needs no gradient.
+PENALTY_INPUT = torchbearer.state_key('penalty_input')
+#: The gradient penalty ``mean((|grad D(x_hat)|_2 - 1)^2)`` of the last update that computed it, unweighted (detached).
+GRADIENT_PENALTY = torchbearer.state_key('gradient_penalty')
+#: R1, ``mean(|grad D(x)|_2^2)`` on real images, of the last update that computed it, unweighted (detached).
+R1_PENALTY = torchbearer.state_key('r1_penalty')
 #: Optional exponential moving average of the generator's weights (a
 #: :class:`torch.optim.swa_utils.AveragedModel`); when present, samples are drawn from it.
 EMA_GENERATOR = torchbearer.state_key('ema_generator')
@@ -62,8 +88,9 @@ TRAINING_GENERATOR = torchbearer.state_key('training_generator')
 #: What the discriminator step calls on :data:`DISCRIMINATOR_INPUT`: the discriminator, or its DDP wrapper.
 #: The generator step always scores through the plain, frozen :data:`DISCRIMINATOR`.
 TRAINING_DISCRIMINATOR = torchbearer.state_key('training_discriminator')
-#: Under DDP, how to draw random numbers per image, such as the noise: ``draw(sample, rows, *shape, device=, dtype=)``
-#: calls ``sample`` (``torch.randn``, ``torch.rand``) for the whole global batch and returns this process's ``rows``
+#: Under DDP, how to draw random numbers per image (the noise, a conditional run's labels, a penalty's interpolation
+#: weights): ``draw(sample, rows, *shape, device=, dtype=)`` calls ``sample`` (``torch.randn``, ``torch.rand``, a
+#: ``torch.randint`` of the classes) for the whole global batch and returns this process's ``rows``
 #: (:func:`bearer_gan.distributed.global_draws`), so every process's random state stays the one-process run's.
 #: Absent with one process, where ``sample(rows, *shape, ...)`` is called directly.
 BATCH_DRAW = torchbearer.state_key('batch_draw')

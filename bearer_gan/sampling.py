@@ -6,6 +6,7 @@ the global random state is left untouched. The sampler callback, ``bearer-gan sa
 evaluation and the federated server all draw through :func:`generate`.
 """
 import contextlib
+from typing import Optional
 
 import torch
 import torchbearer
@@ -13,7 +14,7 @@ from torchvision.utils import save_image
 
 from . import keys
 
-__all__ = ['sampling_generator', 'eval_mode', 'generate', 'save_grid']
+__all__ = ['sampling_generator', 'eval_mode', 'generate', 'class_rows', 'save_grid']
 
 
 def sampling_generator(state) -> torch.nn.Module:
@@ -35,19 +36,30 @@ def eval_mode(module: torch.nn.Module):
 
 @torch.no_grad()
 def generate(generator: torch.nn.Module, latent_dim: int, n: int, seed: int = 0, batch_size: int = 500,
-             device=None) -> torch.Tensor:
-    """``n`` images ``(n, 1, 28, 28)`` in ``[-1, 1]`` from ``generator`` in eval mode, in batches.
+             device=None, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``n`` images ``(n, C, H, W)`` in ``[-1, 1]`` from ``generator`` in eval mode, in batches.
 
     The noise comes from its own seeded :class:`torch.Generator`, so the same ``seed`` gives the
     same ``z`` and the global random state (and with it training) is left untouched.
 
     Args:
         device: where the noise goes (the generator must be there); the generator's device when None.
+        labels: ``(n,)`` classes for a class-conditional generator, called as ``generator(z, labels)``;
+            None calls ``generator(z)``.
     """
     device = next(generator.parameters()).device if device is None else device
     noise = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+    if labels is not None and tuple(labels.shape) != (n,):
+        raise ValueError(f'labels must have shape ({n},), got {tuple(labels.shape)}')
+    inputs = (noise,) if labels is None else (noise, labels.long())
     with eval_mode(generator):
-        return torch.cat([generator(noise[start:start + batch_size].to(device)) for start in range(0, n, batch_size)])
+        return torch.cat([generator(*(part[start:start + batch_size].to(device) for part in inputs))
+                          for start in range(0, n, batch_size)])
+
+
+def class_rows(num_classes: int, per_row: int) -> torch.Tensor:
+    """Labels ``(num_classes * per_row,)`` for a grid with one class per row: ``0 0 .. 0 1 1 .. 1 ..``."""
+    return torch.arange(num_classes).repeat_interleave(per_row)
 
 
 def save_grid(images: torch.Tensor, path: str, nrow: int = 8):

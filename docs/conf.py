@@ -24,6 +24,7 @@ extensions = [
     'sphinx.ext.napoleon',
     'sphinx.ext.intersphinx',
     'sphinx.ext.viewcode',
+    'sphinxarg.ext',  # sphinx-argparse: docs/cli.rst, generated from bearer_gan.cli.main.build_parser()
 ]
 
 # The build must not need the network: no inventories are fetched, and references such as
@@ -31,6 +32,8 @@ extensions = [
 intersphinx_mapping = {}
 nitpicky = False
 
+# bearer_gan.federated.app imports Flower, an optional extra: the reference builds without it.
+autodoc_mock_imports = ['flwr']
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'description'
 autodoc_inherit_docstrings = False  # don't copy torchbearer's Callback / Metric docstrings onto every hook

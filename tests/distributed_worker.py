@@ -1,8 +1,11 @@
 """Started by tests/test_distributed.py under torchrun (2 CPU processes): the checks that need a trial built
 in code rather than by the command line. Rank 0 writes what it found as JSON to the path in argv[1].
 
-* A discriminator loss with an R1 gradient penalty (``torch.autograd.grad`` through the plain
-  discriminator, a term of the one backward) trains under DDP as it does in one process.
+* Lazy R1 (``r1_gamma``, ``r1_interval``: the penalty's rows go through the discriminator's DDP
+  wrapper, and its ``torch.autograd.grad`` term joins the one backward every other step) trains
+  under DDP as it does in one process.
+* So does a class-conditional WGAN-GP run: labels and interpolation weights are drawn per image,
+  for the global batch (:data:`bearer_gan.keys.BATCH_DRAW`), as the noise is.
 * :func:`bearer_gan.distributed.check_replicas` notices a replica that differs.
 * A criterion marked :data:`bearer_gan.distributed.UNSUPPORTED_ATTRIBUTE` is refused.
 * :func:`bearer_gan.distributed.check_same` notices ranks that loaded different data.
@@ -15,19 +18,11 @@ import time
 
 import torch
 import torch.distributed as dist
-import torchbearer
 
 import bearer_gan
-from bearer_gan import distributed, keys
+from bearer_gan import distributed
 
 STEPS, GLOBAL_BATCH = 8, 64
-
-
-def r1_discriminator_loss(state):
-    """The usual loss plus an R1 penalty on this rank's real images, computed by the plain discriminator."""
-    real = state[torchbearer.X].detach().requires_grad_(True)
-    gradient, = torch.autograd.grad(state[keys.DISCRIMINATOR](real).sum(), real, create_graph=True)
-    return bearer_gan.discriminator_loss(state) + 5.0 * gradient.pow(2).flatten(1).sum(1).mean()
 
 
 def lazy_penalty(state):
@@ -37,17 +32,21 @@ def lazy_penalty(state):
 lazy_penalty.ddp_unsupported = 'its penalty runs its own backward every 16 steps'
 
 
-def train(images, criterion, parallel: bool):
+R1 = dict(r1_gamma=10.0, r1_interval=2)
+CONDITIONAL_WGAN_GP = dict(loss='wgan-gp', num_classes=10)
+
+
+def train(images, labels, parallel: bool, **options):
+    """``STEPS`` steps of ``mlp256`` at the global batch ``GLOBAL_BATCH``; ``options`` go to :func:`bearer_gan.gan_trial`."""
     torch.manual_seed(0)
-    generator, discriminator = bearer_gan.build_models('mlp256')
+    generator, discriminator = bearer_gan.build_models('mlp256', num_classes=options.get('num_classes'))
     trial = bearer_gan.gan_trial(
         generator, discriminator, bearer_gan.gan_adam(generator.parameters()),
-        bearer_gan.gan_adam(discriminator.parameters()), latent_dim=64, discriminator_criterion=criterion,
-        device='cpu', verbose=0)
+        bearer_gan.gan_adam(discriminator.parameters()), latent_dim=64, device='cpu', verbose=0, **options)
     rank, world_size = (distributed.rank(), distributed.world_size()) if parallel else (0, 1)
     if parallel:
         assert distributed.data_parallel(trial)
-    bearer_gan.run_gan(trial, bearer_gan.image_batches(images, None, GLOBAL_BATCH, rank=rank, world_size=world_size),
+    bearer_gan.run_gan(trial, bearer_gan.image_batches(images, labels, GLOBAL_BATCH, rank=rank, world_size=world_size),
                        STEPS)
     return generator, discriminator
 
@@ -59,9 +58,13 @@ def max_difference(first, second):
 
 def main(result_path):
     distributed.start('cpu')
-    images = bearer_gan.load_mnist('mnist-5k')[0][:512]
+    images, labels = bearer_gan.load_mnist('mnist-5k')[:2]
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:512]  # the set is sorted by class
+    images, labels = images[chosen], labels[chosen]
     results = {}
-    parallel = train(images, r1_discriminator_loss, parallel=True)
+    conditional = train(images, labels, parallel=True, **CONDITIONAL_WGAN_GP)
+    distributed.check_replicas(*conditional)
+    parallel = train(images, None, parallel=True, **R1)
     distributed.check_replicas(*parallel)
 
     with torch.no_grad():  # rank 1's replica drifts (rank 0's stays as trained): the check must say which
@@ -109,10 +112,12 @@ def main(result_path):
     results['failed_first_load'] = outcomes
 
     if distributed.rank() == 0:
-        one_process = train(images, r1_discriminator_loss, parallel=False)
-        without_penalty = train(images, bearer_gan.discriminator_loss, parallel=False)
+        one_process = train(images, None, parallel=False, **R1)
+        without_penalty = train(images, None, parallel=False)
         results['ddp_vs_one_process'] = max_difference(parallel, one_process)
         results['penalty_effect'] = max_difference(one_process, without_penalty)
+        results['conditional_wgan_gp_ddp_vs_one_process'] = max_difference(
+            conditional, train(images, labels, parallel=False, **CONDITIONAL_WGAN_GP))
         with open(result_path, 'w') as handle:
             json.dump(results, handle)
     distributed.stop()

@@ -32,9 +32,16 @@ def test_sampler_writes_frames_at_exactly_the_right_steps_and_the_gif_has_them_a
     assert sorted(os.listdir(tmp_path / 'samples')) == [f'step_{step:06d}.png' for step in expected]
     grid = iio.imread(tmp_path / 'samples' / 'step_000000.png')
     assert grid.shape[:2] == (4 * 28 + 5 * 2, 4 * 28 + 5 * 2)  # 4 x 4 grid with make_grid's 2-pixel padding
-    gif = iio.imread(tmp_path / 'progress.gif', index=None)
+    gif = iio.imread(tmp_path / 'progress.gif', index=None)[..., :3].astype(int)
     assert gif.shape[0] == len(expected)
-    assert not np.array_equal(gif[0], gif[-1])  # the generator changed between the first and the last frame
+    # Below the step label (top-left corner), each GIF frame is its PNG frame, up to the GIF's palette,
+    # and the first and last frames show different images, not only different labels.
+    below_label = slice(20, None)
+    pngs = [iio.imread(sampler.frame_path(step))[..., :3].astype(int) for step in expected]
+    for frame, png in zip(gif, pngs):
+        assert np.abs(frame[below_label] - png[below_label]).mean() < 2
+    changed_pixels = np.abs(pngs[0][below_label] - pngs[-1][below_label]).max(-1) > 0
+    assert changed_pixels.mean() > 0.05, changed_pixels.mean()
 
 
 def test_history_plot_real_grid_and_models_are_written(tmp_path, digits):
@@ -103,3 +110,17 @@ def test_bad_callback_arguments_are_rejected():
         bearer_gan.FixedNoiseSampler('samples', 0)
     with pytest.raises(ValueError, match='EMA decay'):
         bearer_gan.GeneratorEMA(1.0)
+
+
+def test_the_loss_plot_clamps_the_discriminator_axis_only_for_probabilities(tmp_path):
+    from bearer_gan.callbacks.history import plot_history
+    columns = ('step', 'g_loss', 'd_loss', 'd_x', 'd_g_z', 'wasserstein', 'gradient_penalty')
+    rows = [[step, 1.0, -2.0, 6.0 + step, 3.0, 3.0 + step, 0.1] for step in range(1, 21)]
+    raw = plot_history(rows, str(tmp_path / 'raw.png'), columns=columns, probabilities=False)
+    assert list(raw) == ['losses', 'discriminator output: mean raw D(x), D(G(z))', 'penalties (unweighted)']
+    bottom, top = raw['discriminator output: mean raw D(x), D(G(z))']
+    assert top > 20  # raw outputs of 26 are shown, not cut at 1
+    rows = [[step, 1.0, 0.5, 0.7, 0.3] for step in range(1, 21)]
+    probabilities = plot_history(rows, str(tmp_path / 'bce.png'))
+    assert probabilities['discriminator output: D(x) real, D(G(z)) fake (probabilities)'] == (0.0, 1.0)
+    assert (tmp_path / 'raw.png').stat().st_size > 0 and (tmp_path / 'bce.png').stat().st_size > 0

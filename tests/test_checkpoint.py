@@ -14,6 +14,9 @@ import torch
 
 import bearer_gan
 from bearer_gan import keys
+from bearer_gan import cli
+from bearer_gan.cli import args as cli_args, read_config
+from bearer_gan.cli.config import CONFIG_FORMAT
 from conftest import batches, make_trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,22 +143,25 @@ def start_and_stop(out, stop_signal):
     return process.returncode, stderr
 
 
-def resume_and_compare(out, reference):
-    result = subprocess.run(example('--resume', out), capture_output=True, text=True, cwd=ROOT)
+def resume_and_compare(out, reference, command):
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert 'resuming' in result.stdout
     for name in ('generator.pt', 'discriminator.pt'):
         assert_same_tensors(torch.load(out / name, weights_only=True)['state_dict'],
                             torch.load(reference / name, weights_only=True)['state_dict'])
     assert read_csv(out / 'history.csv') == read_csv(reference / 'history.csv')
 
 
-def test_sigkill_between_checkpoints_then_resume_matches_the_uninterrupted_run(tmp_path, reference_run):
+def test_sigkill_between_checkpoints_then_the_same_command_resumes_and_matches_the_uninterrupted_run(
+        tmp_path, reference_run):
+    """A killed and requeued job: the same command again, not --resume, continues from the last checkpoint."""
     out = tmp_path / 'run'
     returncode, _ = start_and_stop(out, signal.SIGKILL)
     assert returncode == -signal.SIGKILL  # killed mid-run, not finished
     step = torch.load(out / 'checkpoint.pt', weights_only=True)['step']
     assert 50 <= step < 600
-    resume_and_compare(out, reference_run)
+    resume_and_compare(out, reference_run, example(*ARGS, '--out', out))
 
 
 @pytest.mark.parametrize('stop_signal', [signal.SIGINT, signal.SIGTERM])
@@ -169,7 +175,7 @@ def test_ctrl_c_or_sigterm_leaves_gif_history_and_checkpoint_then_resume_matches
     frames = sorted(os.listdir(out / 'samples'))
     assert frames[-1] == f'step_{step:06d}.png'
     assert iio.imread(out / 'progress.gif', index=None).shape[0] == len(frames)
-    resume_and_compare(out, reference_run)
+    resume_and_compare(out, reference_run, example('--resume', out))
 
 
 def test_resume_problems_are_one_line_errors(tmp_path, reference_run):
@@ -184,18 +190,24 @@ def test_resume_problems_are_one_line_errors(tmp_path, reference_run):
     problems = [] if torch.cuda.is_available() else [(['--resume', on_gpu], 'no CUDA GPU is available')]
     for args, message in problems + [(['--resume', broken], 'no usable checkpoint'),
                           (['--resume', tmp_path], 'config.json is missing'),
-                          (['--resume', broken, '--steps', '5'], 'takes no other flags')]:
+                          (['--resume', broken, '--lr', '5'], 'takes only --steps')]:
         result = subprocess.run(example(*args), capture_output=True, text=True, cwd=ROOT)
         assert result.returncode == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_a_run_made_before_the_compile_flag_existed_resumes_without_it(tmp_path, reference_run):
+def test_a_config_made_before_a_flag_existed_takes_the_value_runs_had_then(tmp_path, reference_run):
     config = json.loads((reference_run / 'config.json').read_text())
-    assert config.pop('compile') is False
+    assert config.pop('config_format') == CONFIG_FORMAT  # a config of format 1, made before --compile existed
+    assert config.pop('compile') is False and config.pop('tensorboard') is False and config.pop('no_sync_bn') is False
+    config.update(latent_dim=None)
     (tmp_path / 'config.json').write_text(json.dumps(config))
-    required = set(bearer_gan.cli.args.DEFAULTS) | {'device'}
-    assert bearer_gan.cli.read_config(str(tmp_path), required) == dict(config, compile=False)
+    required = set(cli_args.DEFAULTS) | {'device'}
+    assert read_config(str(tmp_path), required) == dict(config, compile=False, tensorboard=False, latent_dim=100,
+                                                        no_sync_bn=False, config_format=CONFIG_FORMAT)
+    (tmp_path / 'config.json').write_text(json.dumps(dict(config, config_format=CONFIG_FORMAT + 1)))
+    with pytest.raises(cli.UsageError, match='made by a newer version of bearer_gan'):
+        read_config(str(tmp_path), required)
 
 
 def test_a_nan_run_exits_non_zero_naming_the_step_and_the_loss(tmp_path):

@@ -13,9 +13,10 @@ from bearer_gan.cli.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
-INTEGER_FLAGS = ['--steps', '--batch-size', '--sample-interval', '--d-steps', '--checkpoint-interval', '--latent-dim']
-UNIT_INTERVAL_FLAGS = ['--beta1', '--ema-decay']  # in [0, 1)
-POSITIVE_FLAGS = ['--lr', '--real-label']
+INTEGER_FLAGS = ['--steps', '--batch-size', '--sample-interval', '--d-steps', '--checkpoint-interval', '--latent-dim',
+                 '--r1-interval']
+UNIT_INTERVAL_FLAGS = ['--beta1', '--beta2', '--ema-decay']  # in [0, 1)
+POSITIVE_FLAGS = ['--lr', '--lr-g', '--lr-d', '--real-label', '--gp-weight']
 
 
 def not_a_number(text):

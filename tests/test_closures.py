@@ -1,5 +1,3 @@
-import os
-
 import pytest
 import torch
 import torchbearer
@@ -48,6 +46,46 @@ def test_discriminator_only_leaves_the_generator_bit_identical(digits):
     assert all(changed(d_before, discriminator))
 
 
+def state_tensors(module):
+    """Parameters *and* buffers (batch norm's running statistics and counts, spectral norm's vectors), by name."""
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+def test_the_untrained_network_keeps_its_buffers_bit_identical(digits):
+    # the tutorial generator has batch norm: in train mode every forward would move its running statistics
+    trial, generator, discriminator = make_trial(train_discriminator_only=True, d_steps=2)
+    before = state_tensors(generator)
+    assert any('running_mean' in name for name in before)
+    train(trial, digits, 3)
+    after = state_tensors(generator)
+    assert all(torch.equal(before[name], after[name]) for name in before), [
+        name for name in before if not torch.equal(before[name], after[name])]
+    assert generator.training  # back in train mode after each step
+    # a spectral-norm discriminator keeps power-iteration vectors as buffers: they must not move either
+    torch.manual_seed(0)
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    for layer in discriminator.modules():
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.utils.parametrizations.spectral_norm(layer)
+    trial = bearer_gan.gan_trial(generator, discriminator, torch.optim.Adam(generator.parameters()),
+                                 torch.optim.Adam(discriminator.parameters()), 100, train_generator_only=True,
+                                 device='cpu', verbose=0)
+    before = state_tensors(discriminator)
+    assert any(name.endswith('_u') for name in before)
+    train(trial, digits, 3)
+    after = state_tensors(discriminator)
+    assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_a_trained_network_in_train_mode_does_move_its_buffers(digits):
+    # the check above can fail: the same run with both networks trained moves the generator's statistics
+    trial, generator, _ = make_trial()
+    before = state_tensors(generator)
+    train(trial, digits, 1)
+    statistic = next(name for name in before if 'running_mean' in name)
+    assert not torch.equal(before[statistic], generator.state_dict()[statistic])
+
+
 def test_generator_step_accumulates_no_gradient_in_the_discriminator(digits):
     trial, generator, discriminator = make_trial()
     state = {torchbearer.X: digits[0][:8], torchbearer.MODEL: generator, **trial.state}
@@ -82,35 +120,46 @@ def test_invalid_options_are_rejected_with_clear_messages():
     with pytest.raises(ValueError, match='real_label'):
         make_trial(real_label=1.5)
     with pytest.raises(ValueError, match='unknown model'):
-        bearer_gan.build_models('resnet')
+        bearer_gan.build_models('stylegan')
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
         make_trial(precision='fp16')
 
 
-def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits):
-    histories = {}
+def test_bf16_autocast_follows_the_float32_run_and_keeps_float32_weights(digits, tmp_path):
+    histories, product_dtypes = {}, {}
     for precision in ('fp32', 'bf16'):
-        rows = bearer_gan.LossHistory(os.devnull)
+        rows = bearer_gan.LossHistory(str(tmp_path / f'{precision}.csv'))
         trial, generator, discriminator = make_trial(precision=precision, callbacks=[rows])
+        dtypes = product_dtypes[precision] = set()
+        for layer in [*generator.modules(), *discriminator.modules()]:
+            if isinstance(layer, torch.nn.Linear):
+                layer.register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype))
         before = snapshot(generator) + snapshot(discriminator)
         trial.with_train_generator(batches(digits), steps=20)
         trial.run(1)
-        histories[precision] = torch.tensor(rows.state_dict()['rows'])
+        histories[precision] = torch.tensor(rows.read())
         assert all(changed(before[:len(snapshot(generator))], generator))
         assert all(p.dtype == torch.float32 for p in [*generator.parameters(), *discriminator.parameters()])
     assert torch.isfinite(histories['bf16']).all()
+    # the option took effect: every matrix product ran in bfloat16, and the numbers differ from float32's
+    assert product_dtypes == {'fp32': {torch.float32}, 'bf16': {torch.bfloat16}}
+    assert not torch.equal(histories['bf16'], histories['fp32'])
     # same maths at lower precision: every step's losses and D outputs within 0.01 of the float32 run's
     torch.testing.assert_close(histories["bf16"], histories["fp32"], atol=0.01, rtol=0)
 
 
-def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(digits):
-    histories, weights = {}, {}
+def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(digits, tmp_path):
+    histories, weights, graphs = {}, {}, {}
     for compiled in (False, True):
-        rows, averaging = bearer_gan.LossHistory(os.devnull), bearer_gan.GeneratorEMA(0.5)
+        rows = bearer_gan.LossHistory(str(tmp_path / f'{compiled}.csv'))
+        averaging = bearer_gan.GeneratorEMA(0.5)
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
         trial, generator, discriminator = make_trial(compile=compiled, callbacks=[averaging, rows])
         trial.with_train_generator(batches(digits), steps=5)
         trial.run(1)
-        histories[compiled] = torch.tensor(rows.state_dict()['rows'])
+        graphs[compiled] = torch._dynamo.utils.counters['stats']['unique_graphs']
+        histories[compiled] = torch.tensor(rows.read())
         weights[compiled] = {**generator.state_dict(), **{f'd.{k}': v for k, v in discriminator.state_dict().items()}}
         # the moving average computes with its own weights, not through the compiled generator's forward
         averaged, fresh = averaging.averaged.module, bearer_gan.build_models('tutorial')[0]
@@ -120,6 +169,7 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_state_dict_keys(
             torch.testing.assert_close(averaged(noise), fresh.eval()(noise))
             assert not torch.allclose(averaged(noise), generator(noise), atol=1e-4)
     assert torch.isfinite(histories[True]).all()
+    assert graphs[False] == 0 and graphs[True] >= 2  # the option took effect: dynamo compiled both networks
     assert weights[True].keys() == weights[False].keys()  # checkpoints and saved models do not change
     torch.testing.assert_close(histories[True], histories[False], atol=1e-4, rtol=0)
     torch.testing.assert_close(weights[True], weights[False], atol=1e-4, rtol=1e-4)

@@ -10,6 +10,7 @@ import torch
 from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
 import bearer_gan
+from conftest import tiny_cifar
 
 DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist'
 
@@ -21,6 +22,32 @@ def test_embedded_digits_are_real_balanced_mnist():
     scaled = bearer_gan.to_unit_range(images)
     assert scaled.shape == (5000, 1, 28, 28)
     assert scaled.min().item() == -1.0 and scaled.max().item() == 1.0
+
+
+def test_the_shared_digits_fixture_holds_every_class(digits):
+    images, labels = digits
+    assert images.shape == (256, 1, 28, 28)
+    assert torch.bincount(labels, minlength=10).min() >= 10  # a seeded draw from all ten digits, not 256 zeros
+
+
+def test_a_fingerprint_names_the_set_counts_it_and_changes_with_one_pixel_or_label():
+    images, labels = bearer_gan.load_mnist('mnist-5k')
+    data = bearer_gan.ImageData(images.unsqueeze(1), labels, None, 'mnist-5k')
+    recorded = bearer_gan.data_fingerprint(data)
+    assert recorded['dataset'] == 'mnist-5k' and recorded['images'] == 5000 and len(recorded['sha256']) == 64
+    assert bearer_gan.data_fingerprint(bearer_gan.ImageData(images.unsqueeze(1).clone(), labels.clone(), None,
+                                                            'mnist-5k')) == recorded
+    assert bearer_gan.fingerprint_difference(recorded, recorded) is None
+    pixel = images.unsqueeze(1).clone()
+    pixel[123, 0, 14, 14] ^= 1
+    relabelled = labels.clone()
+    relabelled[7] = (relabelled[7] + 1) % 10
+    for changed in (bearer_gan.ImageData(pixel, labels, None, 'mnist-5k'),
+                    bearer_gan.ImageData(images.unsqueeze(1), relabelled, None, 'mnist-5k')):
+        assert 'differ' in bearer_gan.fingerprint_difference(recorded, bearer_gan.data_fingerprint(changed))
+    fewer = bearer_gan.data_fingerprint(bearer_gan.ImageData(images[:100].unsqueeze(1), labels[:100], None, 'mnist-5k'))
+    assert '100 were loaded' in bearer_gan.fingerprint_difference(recorded, fewer)
+    assert "'mnist'" in bearer_gan.fingerprint_difference(recorded, dict(recorded, dataset='mnist'))
 
 
 def take(batches, count):
@@ -120,26 +147,29 @@ def test_the_full_fashion_mnist_from_debians_package():
     assert torch.bincount(data.labels).tolist() == [6000] * 10
 
 
-def tiny_cifar(data_dir, per_batch=4):
-    folder = data_dir / 'cifar-10-batches-py'
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    batches = []
-    for number in range(1, 6):
-        batch = {'data': rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
-                 'labels': [int(label) for label in rng.integers(0, 10, per_batch)]}
-        with open(folder / f'data_batch_{number}', 'wb') as handle:
-            pickle.dump(batch, handle)
-        batches.append(batch)
-    return batches
-
-
 def test_cifar10_is_read_from_torchvisions_layout_as_rgb(tmp_path):
     batches = tiny_cifar(tmp_path)
     data = bearer_gan.load_dataset('cifar10', str(tmp_path))
     assert data.image_shape == (3, 32, 32) and len(data.images) == 20 and data.classes[0] == 'airplane'
     first = torch.from_numpy(batches[0]['data'][0].reshape(3, 32, 32))  # CIFAR stores each image as R, G, B planes
     assert torch.equal(data.images[0], first)
+    assert data.labels.tolist() == sum((batch['labels'] for batch in batches), [])
+
+
+def test_cifar10_batches_of_unequal_sizes_keep_their_order(tmp_path):
+    folder = tmp_path / 'cifar-10-batches-py'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    batches = []
+    for number, count in zip(range(1, 6), (3, 5, 1, 3, 2)):  # larger and smaller than the first
+        batch = {'data': rng.integers(0, 256, (count, 3072)).astype(np.uint8),
+                 'labels': [int(label) for label in rng.integers(0, 10, count)]}
+        with open(folder / f'data_batch_{number}', 'wb') as handle:
+            pickle.dump(batch, handle)
+        batches.append(batch)
+    data = bearer_gan.load_dataset('cifar10', str(tmp_path))
+    expected = np.concatenate([batch['data'] for batch in batches]).reshape(-1, 3, 32, 32)
+    assert torch.equal(data.images, torch.from_numpy(expected))
     assert data.labels.tolist() == sum((batch['labels'] for batch in batches), [])
 
 

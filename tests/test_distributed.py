@@ -207,8 +207,16 @@ def copy_stopped_at_previous_checkpoint(run_dir: Path, copy: Path) -> int:
 
 # ---------------------------------------------------------------- unit tests
 
+IN_MEMORY = bearer_gan.image_batches
+
+
+def streamed(images, labels, batch_size, **options):  # decoded in this process: no worker processes
+    return bearer_gan.streamed_batches(images, labels, batch_size, num_workers=0, **options)
+
+
+@pytest.mark.parametrize('make_batches', [IN_MEMORY, streamed], ids=['in_memory', 'streamed'])
 @pytest.mark.parametrize('world_size, start_step', [(2, 0), (2, 7), (4, 0), (4, 11)])
-def test_rank_batches_concatenate_to_the_one_process_batches(world_size, start_step):
+def test_rank_batches_concatenate_to_the_one_process_batches(world_size, start_step, make_batches):
     images = torch.arange(50, dtype=torch.uint8).view(50, 1, 1, 1).expand(50, 1, 2, 2).contiguous()
     labels = torch.arange(50)
 
@@ -216,9 +224,9 @@ def test_rank_batches_concatenate_to_the_one_process_batches(world_size, start_s
         iterator = iter(loader)
         return [next(iterator) for _ in range(count)]
 
-    one = steps(bearer_gan.image_batches(images, labels, 8, seed=5, start_step=start_step))
-    ranks = [steps(bearer_gan.image_batches(images, labels, 8, seed=5, start_step=start_step, rank=rank,
-                                            world_size=world_size)) for rank in range(world_size)]
+    one = steps(make_batches(images, labels, 8, seed=5, start_step=start_step))
+    ranks = [steps(make_batches(images, labels, 8, seed=5, start_step=start_step, rank=rank,
+                                world_size=world_size)) for rank in range(world_size)]
     for step, (one_images, one_labels) in enumerate(one):
         assert all(len(rank_steps[step][1]) == 8 // world_size for rank_steps in ranks)
         torch.testing.assert_close(torch.cat([rank_steps[step][0] for rank_steps in ranks]), one_images)
@@ -281,7 +289,8 @@ def test_the_distributed_code_at_world_size_one_is_bit_for_bit_the_plain_run(dig
         bearer_gan.run_gan(trial, bearer_gan.image_batches(images, labels, 32, seed=1), 12)
         distributed.check_replicas(generator, discriminator)
         recorder.write_csv()
-        results.append((generator.state_dict(), discriminator.state_dict(), recorder.rows, torch.get_rng_state(),
+        rows = bearer_gan.read_history(recorder.csv_path)[1]
+        results.append((generator.state_dict(), discriminator.state_dict(), rows, torch.get_rng_state(),
                         trial.state[bearer_gan.keys.TRAINING_GENERATOR]))
     plain, parallel = results
     assert type(parallel[4]).__name__ == '_WithoutState' and plain[4] is not parallel[4]  # DDP was in the loop
@@ -416,7 +425,7 @@ def test_sigterm_to_torchrun_stops_every_rank_at_one_step_with_outputs_and_a_che
     for name in ('progress.gif', 'losses.png', 'generator.pt', 'discriminator.pt', 'real.png'):
         assert (out / name).exists(), name
     assert output.count('SyncBatchNorm is unsupported on CPU') == 1
-    assert bearer_gan.load_generator(str(out))[2] == 'dcgan'
+    assert bearer_gan.load_generator(str(out))[1]['model'] == 'dcgan'
 
 
 def test_a_killed_rank_fails_the_run_quickly_and_is_named(tmp_path):
@@ -434,12 +443,13 @@ def test_a_killed_rank_fails_the_run_quickly_and_is_named(tmp_path):
     assert 'error: rank 1 stopped responding after step' in output, output[-4000:]
 
 
-def test_an_r1_penalty_trains_as_in_one_process_and_data_replicas_and_criteria_are_checked(tmp_path):
+def test_lazy_r1_and_conditional_wgan_gp_train_as_in_one_process_and_data_replicas_and_criteria_are_checked(tmp_path):
     result = tmp_path / 'result.json'
     returncode, output = torchrun([result], tmp_path, module=(str(ROOT / 'tests' / 'distributed_worker.py'),))
     assert returncode == 0, output[-4000:]
     found = json.loads(result.read_text())
-    assert found['ddp_vs_one_process'] < 1e-5
+    assert found['ddp_vs_one_process'] < 1e-5  # lazy R1
+    assert found['conditional_wgan_gp_ddp_vs_one_process'] < 1e-5
     assert found['penalty_effect'] > 1e-4  # the penalty changed training: the comparison above means something
     assert found['replica_error'] == 'ranks [1] hold different weights from rank 0 after training'
     assert found['others_load_after_rank_0'] is True

@@ -18,6 +18,7 @@ import pytest
 import torch
 import torchbearer
 
+import bearer_gan
 from bearer_gan import cli, keys
 from conftest import batches
 
@@ -176,6 +177,13 @@ def test_api_reference_has_every_module():
     assert modules - documented == set()
 
 
+def test_the_cli_reference_is_generated_from_the_parser():
+    from bearer_gan.cli.main import build_parser
+    text = (DOCS / 'cli.rst').read_text()
+    assert re.search(r'^\.\. argparse::\n   :module: bearer_gan\.cli\.main\n   :func: build_parser$', text, re.M)
+    assert set(build_parser().commands) == {'train', 'sample', 'evaluate'}
+
+
 def test_outputs_table_lists_every_run_output():
     text = (DOCS / 'recipes.rst').read_text()
     assert [name for name in cli.RUN_OUTPUTS if f'``{name}``' not in text and f'``{name}/' not in text] == []
@@ -232,7 +240,8 @@ def recipes():
 
 
 @pytest.mark.parametrize('recipe', ['train_one_network', 'train_more_discriminator_steps', 'train_own_models',
-                                    'train_hinge'])
+                                    'train_hinge', 'train_wgan_gp', 'train_with_lazy_r1', 'train_own_loss',
+                                    'train_conditional', 'train_spectral_norm', 'train_two_rates_cosine'])
 def test_recipe_trains(recipes, digits, recipe):
     torch.manual_seed(0)
     history = getattr(recipes, recipe)(batches(digits, batch_size=16), steps=2)
@@ -256,6 +265,17 @@ def test_recipe_callbacks_on_a_plain_state(recipes, capsys):
     assert torchbearer.STOP_TRAINING not in state
     stopper.on_step_training(state)
     assert state[torchbearer.STOP_TRAINING] is True
+
+
+def test_recipe_of_a_loss_of_your_own_and_of_one_digit(recipes):
+    loss = recipes.register_own_loss()
+    assert recipes.register_own_loss() is loss  # registered once
+    real, fake = torch.tensor([[1.0], [0.0]]), torch.tensor([[-1.0], [1.0]])
+    assert loss.discriminator(real, fake).item() == pytest.approx(0.5 * 0.5 + 0.5 * 2.0)
+    torch.manual_seed(0)
+    generator, _ = bearer_gan.build_models('tutorial', num_classes=10)
+    images = recipes.draw_digit(generator, 7, n=5)
+    assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1
 
 
 def test_recipe_models_have_the_documented_shapes(recipes):

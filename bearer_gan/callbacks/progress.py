@@ -17,7 +17,7 @@ from torchbearer.callbacks import Callback
 
 from .. import keys
 from ..files import atomic_path
-from ..sampling import eval_mode, sampling_generator, save_grid
+from ..sampling import class_rows, eval_mode, sampling_generator, save_grid
 
 __all__ = ['steps_done', 'FixedNoiseSampler', 'ProgressGif', 'write_gif', 'RealImageGrid']
 
@@ -33,19 +33,23 @@ class FixedNoiseSampler(Callback):
     Frames are written at step 0 (before any update), at every multiple of ``interval`` and at
     the last step, so the frames show one fixed set of ``z`` turning into digits. The generator
     is put in eval mode (batch norm uses its running statistics) and back into train mode, and
-    renders without gradients.
+    renders without gradients. In a class-conditional run (:data:`~bearer_gan.keys.NUM_CLASSES`
+    set) each row of the grid is one class, ``nrow`` images of class 0 in the first row, of
+    class 1 in the second, and so on, so the GIF shows every class forming; ``num_images`` is
+    then ``num_classes * nrow``.
 
     Args:
         sample_dir: folder for the frames; created if missing.
         interval: steps between frames, at least 1.
-        num_images: images per grid.
+        num_images: images per grid (unconditional runs).
         seed: seed of the fixed noise, so two runs with the same seed draw the same ``z``.
         nrow: images per grid row.
 
     State Requirements:
         - reads :data:`torchbearer.MODEL` (the generator) or :data:`~bearer_gan.keys.EMA_GENERATOR`,
-          :data:`~bearer_gan.keys.LATENT_DIM`, :data:`torchbearer.DEVICE`
-        - writes :data:`~bearer_gan.keys.FIXED_NOISE`, ``(num_images, latent_dim)``
+          :data:`~bearer_gan.keys.LATENT_DIM`, :data:`~bearer_gan.keys.NUM_CLASSES` (absent or None:
+          unconditional), :data:`torchbearer.DEVICE`
+        - writes :data:`~bearer_gan.keys.FIXED_NOISE`, ``(num_images, latent_dim)`` or that and its labels
     """
 
     def __init__(self, sample_dir: str, interval: int = 200, num_images: int = 64, seed: int = 0, nrow: int = 8):
@@ -55,6 +59,7 @@ class FixedNoiseSampler(Callback):
         self.frame_steps: List[int] = []
         self.fixed_noise = None
         self.step = 0
+        self.images = None  # the last frame's images, (num_images, C, H, W) in [-1, 1], for other displays
 
     def frame_path(self, step: int) -> str:
         """Where the frame of ``step`` is written."""
@@ -68,9 +73,12 @@ class FixedNoiseSampler(Callback):
     def on_start(self, state):
         os.makedirs(self.sample_dir, exist_ok=True)
         noise_generator = torch.Generator().manual_seed(self.seed)
-        self.fixed_noise = torch.randn(self.num_images, state[keys.LATENT_DIM], generator=noise_generator)
-        self.fixed_noise = self.fixed_noise.to(state[torchbearer.DEVICE])
-        state[keys.FIXED_NOISE] = self.fixed_noise
+        num_classes = state.get(keys.NUM_CLASSES)
+        num_images = self.num_images if num_classes is None else num_classes * self.nrow
+        noise = torch.randn(num_images, state[keys.LATENT_DIM], generator=noise_generator)
+        inputs = (noise,) if num_classes is None else (noise, class_rows(num_classes, self.nrow))
+        self.fixed_noise = tuple(part.to(state[torchbearer.DEVICE]) for part in inputs)
+        state[keys.FIXED_NOISE] = self.fixed_noise[0] if num_classes is None else self.fixed_noise
         if not self.frame_steps:
             self.render(sampling_generator(state), 0)
 
@@ -96,9 +104,10 @@ class FixedNoiseSampler(Callback):
     def render(self, generator: torch.nn.Module, step: int):
         """Write the grid of ``generator(fixed_noise)`` for ``step`` and add it to :attr:`frames`."""
         with eval_mode(generator):
-            images = generator(self.fixed_noise)
+            images = generator(*self.fixed_noise)
         save_grid(images, self.frame_path(step), self.nrow)
         self.frame_steps.append(step)
+        self.images = images
 
 
 class ProgressGif(Callback):

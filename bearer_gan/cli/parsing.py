@@ -8,12 +8,13 @@ import argparse
 import math
 import os
 import sys
-from typing import NoReturn
+from typing import Callable, NoReturn, Sequence
 
 import torch
 
 __all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'probability',
-           'torch_device', 'existing_dir']
+           'torch_device', 'existing_dir', 'non_negative_int', 'non_negative_float', 'image_size',
+           'dataset_or_folder']
 
 
 class UsageError(Exception):
@@ -62,6 +63,42 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f'must be a positive number, got {text}')
     return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or a positive integer, got {text}')
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or a positive number, got {text}')
+    return value
+
+
+def image_size(text: str) -> int:
+    """An image side in pixels, at least 8 (the smallest the models and the evaluation take)."""
+    value = _number(text, int)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f'must be at least 8 pixels, got {text}')
+    return value
+
+
+def dataset_or_folder(names: Sequence[str]) -> Callable[[str], str]:
+    """An argument type taking one of ``names`` or the path of an existing folder (a name wins over a folder
+    of that name: write ``./mnist`` for the folder)."""
+    def dataset(text: str) -> str:
+        if text in names:
+            return text
+        if os.path.isdir(text):
+            return text
+        if os.path.exists(text):
+            raise argparse.ArgumentTypeError(f'{text!r} is a file, not a folder of images')
+        raise argparse.ArgumentTypeError(f'{text!r} is neither a data set ({", ".join(names)}) nor a folder')
+    return dataset
 
 
 def probability(text: str) -> float:

@@ -51,20 +51,34 @@ class ImageData:
     """A decoded image data set.
 
     Attributes:
-        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved.
+        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved; for a folder too large
+            for its memory budget, a :class:`~bearer_gan.data.image_files.FolderImages`, which indexes the
+            same way (``len``, ``shape``, ``images[i]``, ``images[:64]``) and decodes on demand.
         labels: ``int64`` ``(N,)`` class indices, or None for an unlabelled set.
         classes: the class names, index by index, or None for an unlabelled set.
         name: the data set actually loaded: ``mnist-5k`` after ``mnist`` fell back to it.
+        files: for a folder, its image files in data set order (a
+            :class:`~bearer_gan.data.image_files.FolderImages`, whether or not ``images`` holds them
+            decoded); None for a named data set.
     """
-    images: torch.Tensor
+    images: torch.Tensor  # or a FolderImages, when streamed
     labels: Optional[torch.Tensor]
     classes: Optional[Tuple[str, ...]]
     name: str
+    files: Optional[object] = None  # a FolderImages, for a folder
 
     @property
     def image_shape(self) -> Tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are decoded from files on demand rather than held in memory."""
+        return not isinstance(self.images, torch.Tensor)
 
     @property
     def num_classes(self) -> Optional[int]:
@@ -218,19 +232,31 @@ def _cifar10(data_dir: str) -> ImageData:
                 f'CIFAR-10 is not in {folder!r} and could not be downloaded ({_first_line(error)}); put '
                 f'cifar-10-python.tar.gz (from https://www.cs.toronto.edu/~kriz/cifar.html) in {data_dir!r}, or '
                 f'its extracted {CIFAR10_FOLDER} folder (data_batch_1 ... data_batch_5)') from error
-    images, labels = [], []
+    # Each batch is copied into one array as it is read, so loading peaks near the array's size rather than
+    # twice it (a list of batches, then their concatenation). The array is sized for five batches like the
+    # first, as the official ones are (10,000 images each); batches that do not fit are concatenated after.
+    images, labels, filled, extra = None, [], 0, []
     for name in CIFAR10_BATCHES:
         path = os.path.join(folder, name)
         try:
             with open(path, 'rb') as handle:
                 batch = pickle.load(handle, encoding='latin1')  # the format CIFAR-10 is distributed in
-            images.append(np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            part = np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)
             labels.extend(batch['labels'])
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as error:
             raise DatasetError(f'{path} is corrupt or not a CIFAR-10 batch ({_first_line(error)}); '
                                f'delete {folder!r} to download it again') from error
-    return ImageData(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64),
-                     CIFAR10_CLASSES, 'cifar10')
+        if images is None:
+            images = np.empty((len(part) * len(CIFAR10_BATCHES), 3, 32, 32), dtype=np.uint8)
+        if extra or filled + len(part) > len(images):
+            extra.append(part)
+        else:
+            images[filled:filled + len(part)] = part
+            filled += len(part)
+        del batch, part
+    if extra or filled < len(images):
+        images = np.concatenate([images[:filled]] + extra)
+    return ImageData(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), CIFAR10_CLASSES, 'cifar10')
 
 
 def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels: Optional[int] = None) -> torch.Tensor:
@@ -253,7 +279,8 @@ def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels:
 
 
 def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] = None,
-                 channels: Optional[int] = None) -> ImageData:
+                 channels: Optional[int] = None, memory_limit: Optional[int] = None,
+                 num_workers: Optional[int] = None, progress: bool = True) -> ImageData:
     """Load a data set by name (:data:`DATASETS`) or a folder of images, decoded into ``uint8`` ``(N, C, H, W)``.
 
     Args:
@@ -261,6 +288,8 @@ def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] 
         data_dir: where named sets are found or downloaded to, and where folders are cached.
         image_size: resize the shorter side to this and centre-crop square; None keeps the size.
         channels: 1 or 3; None keeps the data set's own (for a folder: 1 when every image is greyscale).
+        memory_limit, num_workers, progress: for a folder, as :func:`~bearer_gan.data.folders.load_folder`
+            takes them (named sets are always held in memory).
 
     Raises:
         DatasetError: when the data cannot be found, downloaded or read (the message says what to do).
@@ -278,6 +307,7 @@ def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] 
         data = _cifar10(data_dir)
     else:
         from .folders import load_folder
-        return load_folder(name, data_dir, image_size=image_size, channels=channels)
+        return load_folder(name, data_dir, image_size=image_size, channels=channels, memory_limit=memory_limit,
+                           num_workers=num_workers, progress=progress)
     images = fit_images(data.images, image_size, channels)
     return data if images is data.images else ImageData(images, data.labels, data.classes, data.name)

@@ -4,7 +4,6 @@ It lives in a file, not in the page, so that ``tests/test_docs.py`` can run ever
 few steps: the documentation shows code that works with the library as it is.
 """
 import torch
-import torch.nn.functional as F
 import torchbearer
 from torch import nn
 
@@ -88,27 +87,85 @@ class StopWhenDiscriminatorWins(torchbearer.callbacks.Callback):
             state[torchbearer.STOP_TRAINING] = True
 
 
-def hinge_generator_loss(state) -> torch.Tensor:
-    """Hinge generator loss ``-D(G(z))``; records D(G(z)) for the metrics, like the built-in criteria."""
-    fake_logits = state[keys.DISCRIMINATOR](state[keys.FAKE_IMAGES])
-    state[keys.D_FAKE] = torch.sigmoid(fake_logits.detach()).mean()
-    return -fake_logits.mean()
-
-
-def hinge_discriminator_loss(state) -> torch.Tensor:
-    """Hinge discriminator loss on the real and fake halves of ``DISCRIMINATOR_LOGITS``."""
-    real_logits, fake_logits = state[keys.DISCRIMINATOR_LOGITS].chunk(2)
-    state[keys.D_REAL] = torch.sigmoid(real_logits.detach()).mean()
-    state[keys.D_FAKE] = torch.sigmoid(fake_logits.detach()).mean()
-    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-
-
 def train_hinge(batches, steps: int):
-    """The same trial with other criteria: any functions of state that return a scalar loss."""
+    """Another loss by name: ``hinge``, ``lsgan`` or ``wgan-gp`` (``bce`` is the default)."""
     generator, discriminator = bearer_gan.build_models('tutorial')
     trial = bearer_gan.gan_trial(generator, discriminator, adam(generator), adam(discriminator), latent_dim=100,
-                                 generator_criterion=hinge_generator_loss,
-                                 discriminator_criterion=hinge_discriminator_loss)
+                                 loss='hinge')
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def train_wgan_gp(batches, steps: int):
+    """WGAN-GP as its paper trains it: five critic updates per generator update, Adam betas (0, 0.9)."""
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    trial = bearer_gan.gan_trial(
+        generator, discriminator, bearer_gan.gan_adam(generator.parameters(), 1e-4, beta1=0.0, beta2=0.9),
+        bearer_gan.gan_adam(discriminator.parameters(), 1e-4, beta1=0.0, beta2=0.9), latent_dim=100,
+        loss='wgan-gp', gp_weight=10.0, d_steps=5)
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def train_with_lazy_r1(batches, steps: int):
+    """R1 on real images added to any loss, computed every 16 steps and weighted 16 times (StyleGAN2's lazy R1)."""
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    trial = bearer_gan.gan_trial(generator, discriminator, adam(generator), adam(discriminator), latent_dim=100,
+                                 loss='hinge', r1_gamma=1.0, r1_interval=16)
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def least_squares_on_raw_outputs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """A discriminator loss of your own: least squares with targets +1 and -1 instead of 1 and 0."""
+    return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * ((fake_logits + 1) ** 2).mean()
+
+
+def register_own_loss():
+    """Add a loss to the registry once; then ``gan_trial(loss='lsgan-symmetric')`` trains with it."""
+    if 'lsgan-symmetric' not in bearer_gan.LOSSES:
+        bearer_gan.register_loss('lsgan-symmetric', bearer_gan.GANLoss(
+            generator=lambda fake_logits: 0.5 * ((fake_logits - 1) ** 2).mean(),
+            discriminator=least_squares_on_raw_outputs,
+            outputs=lambda logits: logits,  # D(x), D(G(z)) reported as mean raw outputs, not probabilities
+            description='least squares, targets +1 and -1'))
+    return bearer_gan.LOSSES['lsgan-symmetric']
+
+
+def train_own_loss(batches, steps: int):
+    """A registered loss trains like the built-in ones."""
+    register_own_loss()
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    trial = bearer_gan.gan_trial(generator, discriminator, adam(generator), adam(discriminator), latent_dim=100,
+                                 loss='lsgan-symmetric')
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def train_conditional(batches, steps: int):
+    """A class-conditional pair, G(z, y) and a projection D(x, y), trained on the batches' labels (0 to 9)."""
+    generator, discriminator = bearer_gan.build_models('tutorial', num_classes=10)
+    trial = bearer_gan.gan_trial(generator, discriminator, adam(generator), adam(discriminator), latent_dim=100,
+                                 num_classes=10, real_label=0.9, callbacks=[bearer_gan.GeneratorEMA(0.999)])
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def draw_digit(generator: nn.Module, digit: int, n: int = 64) -> torch.Tensor:
+    """``n`` images of one class from a conditional generator, ``(n, 1, 28, 28)`` in ``[-1, 1]``."""
+    return bearer_gan.generate(generator, 100, n, labels=torch.full((n,), digit))
+
+
+def train_spectral_norm(batches, steps: int):
+    """Spectral norm on every layer of the discriminator (SNGAN), here with the hinge loss it was made with."""
+    generator, discriminator = bearer_gan.build_models('dcgan', spectral_norm=True)
+    trial = bearer_gan.gan_trial(generator, discriminator, adam(generator), adam(discriminator), latent_dim=64,
+                                 loss='hinge')
+    return bearer_gan.run_gan(trial, batches, steps)
+
+
+def train_two_rates_cosine(batches, steps: int):
+    """Two learning rates (the discriminator's four times the generator's) decayed to 0 along a cosine."""
+    generator, discriminator = bearer_gan.build_models('tutorial')
+    trial = bearer_gan.gan_trial(
+        generator, discriminator, bearer_gan.gan_adam(generator.parameters(), 1e-4),
+        bearer_gan.gan_adam(discriminator.parameters(), 4e-4), latent_dim=100,
+        callbacks=[bearer_gan.LearningRateSchedule('cosine', steps)])
     return bearer_gan.run_gan(trial, batches, steps)
 
 

@@ -1,0 +1,244 @@
+"""The aggregator's side of a federation, without Flower: the global networks and what is kept of them.
+
+:class:`FederatedServer` holds the global generator and discriminator, averages the owners'
+networks each round (:func:`~bearer_gan.federated.aggregate.weighted_average`, weighted by shard
+size), keeps a moving average of the global generator across rounds (the project's
+:class:`~bearer_gan.callbacks.GeneratorEMA`, updated once per round), and after every round:
+
+* scores the global generator and its average with the project's classifier (FID against the
+  MNIST test set, classes covered, share of each digit) on the same fixed noise every round;
+* writes ``samples/round_NNNN.png`` and ``samples/ema_round_NNNN.png`` (64 samples from fixed
+  noise), ``progress.gif`` and ``progress_ema.gif`` (those grids across rounds), ``history.csv``
+  (one row per round), ``generator.pt`` / ``discriminator.pt`` (the format of the main
+  trainer, so ``python -m bearer_gan sample/evaluate --run OUT`` reads them) and
+  ``checkpoint.pt``, from which a stopped federation resumes at the last finished round.
+
+Round 0 is the untrained starting point. Flower is wired to this class in :mod:`bearer_gan.federated.app`.
+"""
+import csv
+import math
+import os
+import time
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torchbearer
+
+import bearer_gan
+from bearer_gan import keys
+
+from .aggregate import weighted_average
+from .config import FederatedConfig
+from .rounds import Weights, pack_weights, unpack_weights
+
+__all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer',
+           'load_federated_checkpoint', 'read_history']
+
+CHECKPOINT = 'checkpoint.pt'
+PREVIOUS_CHECKPOINT = 'checkpoint.prev.pt'
+FORMAT = 'bearer_gan.federated/1'
+#: Owner metrics averaged into each row (weighted by shard size): losses and D outputs over the round's steps.
+CLIENT_METRICS = ('g_loss', 'd_loss', 'd_x', 'd_g_z')
+_SCORES = ('fid', 'classes_covered', 'kl_from_uniform', 'mean_confidence') + tuple(f'share_{d}' for d in range(10))
+#: The columns of ``history.csv``: one row per round, round 0 being the untrained networks.
+HISTORY_COLUMNS = (('round', 'steps') + _SCORES + tuple(f'ema_{name}' for name in _SCORES)
+                   + ('owners', 'failures', 'num_examples') + CLIENT_METRICS
+                   + ('bytes_to_owners', 'bytes_from_owners', 'round_seconds', 'eval_seconds'))
+_WHOLE_NUMBERS = ('round', 'steps', 'classes_covered', 'ema_classes_covered', 'owners', 'failures', 'num_examples',
+                  'bytes_to_owners', 'bytes_from_owners')
+
+
+def _scores(result: Mapping[str, object], prefix: str = '') -> Dict[str, float]:
+    row = {f'{prefix}{name}': result[name] for name in ('fid', 'classes_covered', 'kl_from_uniform', 'mean_confidence')}
+    row.update({f'{prefix}share_{digit}': share for digit, share in enumerate(result['class_shares'])})
+    return row
+
+
+def load_federated_checkpoint(out: str) -> Tuple[dict, str]:
+    """The newest readable server checkpoint in ``out`` (``checkpoint.pt``, else ``checkpoint.prev.pt``).
+
+    Raises:
+        FileNotFoundError: when neither exists or can be read (the message names both).
+    """
+    problems = []
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = os.path.join(out, name)
+        try:
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+            if not isinstance(checkpoint, dict) or checkpoint.get('format') != FORMAT:
+                raise ValueError('not a federated bearer_gan checkpoint')
+            return checkpoint, path
+        except FileNotFoundError:
+            problems.append(f'{path} does not exist')
+        except Exception as error:  # truncated or foreign: try the previous one
+            problems.append(f'{path} is unreadable ({type(error).__name__})')
+    raise FileNotFoundError('no usable federated checkpoint: ' + '; '.join(problems))
+
+
+def read_history(path: str) -> List[Dict[str, float]]:
+    """Rows of a ``history.csv`` as numbers (missing values as NaN)."""
+    with open(path, newline='') as handle:
+        return [{key: float(value) if value != '' else math.nan for key, value in row.items()}
+                for row in csv.DictReader(handle)]
+
+
+class FederatedServer:
+    """The global networks of one federated run, their evaluation and everything written to ``config.out``.
+
+    Args:
+        config: the run's settings.
+        device: where the networks are evaluated; ``config.device`` or the default device when None.
+        log: called with one line per finished round.
+    """
+
+    def __init__(self, config: FederatedConfig, device: Optional[str] = None, log: Callable[[str], None] = print):
+        self.config, self.log = config, log
+        self.device = device or config.device or bearer_gan.default_device()
+        with torch.random.fork_rng():  # the caller's random state (CPU and CUDA) stays as it was
+            torch.manual_seed(config.seed)  # the initial networks of a centralized run with this seed
+            self.generator, self.discriminator = bearer_gan.build_models(config.model, config.noise_size)
+        self.generator.to(self.device)
+        self.weights: Weights = pack_weights(self.generator, self.discriminator)
+        self.state = {torchbearer.MODEL: self.generator, keys.DISCRIMINATOR: self.discriminator,
+                      keys.LATENT_DIM: config.noise_size}
+        self.ema = bearer_gan.GeneratorEMA(config.ema_decay) if config.ema_decay > 0 else None
+        self.rows: List[Dict[str, float]] = []
+        self._scorer = None
+
+    @property
+    def round(self) -> int:
+        """The last finished round (0 before any)."""
+        return int(self.rows[-1]['round']) if self.rows else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.round >= self.config.rounds
+
+    def path(self, *names: str) -> str:
+        return os.path.join(self.config.out, *names)
+
+    def start(self, resume: bool = False) -> Weights:
+        """Begin the run, or continue it from its checkpoint; returns the global weights to send out.
+
+        A fresh start scores and draws the untrained networks as round 0.
+
+        Raises:
+            FileExistsError: when starting afresh in a folder that holds a federation's checkpoint.
+            FileNotFoundError: when resuming without a readable checkpoint.
+            ValueError: when the checkpoint was written with a different configuration.
+        """
+        os.makedirs(self.path('samples'), exist_ok=True)
+        if resume:
+            checkpoint, _ = load_federated_checkpoint(self.config.out)
+            saved = FederatedConfig(**checkpoint['config'])
+            if saved != self.config:
+                changed = sorted(name for name, value in saved.to_dict().items() if self.config.to_dict()[name] != value)
+                raise ValueError(f'{self.config.out!r} was written with different settings: {", ".join(changed)}')
+            self._set_global(checkpoint['weights'], update_ema=False)
+            if self.ema is not None:
+                self.ema.load_state_dict(checkpoint['ema'])
+                self.ema.on_start(self.state)
+            self.rows = [dict(row) for row in checkpoint['rows']]
+            return self.weights
+        if any(os.path.exists(self.path(name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT)):
+            raise FileExistsError(f'{self.config.out!r} already holds a federated run; resume it or choose another folder')
+        bearer_gan.write_json(self.path('config.json'), self.config.to_dict())
+        if self.ema is not None:
+            self.ema.on_start(self.state)
+        self._record(0, {}, time.perf_counter())
+        return self.weights
+
+    def complete_round(self, server_round: int, results: Sequence[Tuple[Mapping[str, torch.Tensor], Mapping[str, float]]],
+                       failures: int = 0, bytes_to_owners: int = 0, bytes_from_owners: int = 0,
+                       round_seconds: float = math.nan) -> Weights:
+        """Average the owners' networks into the new global ones, then score, draw, write and checkpoint them.
+
+        Args:
+            server_round: the round that finished (1, 2, ...).
+            results: ``(weights, metrics)`` of every owner that replied; ``metrics['num-examples']`` is its weight.
+            failures: owners that were asked but did not reply with weights.
+            bytes_to_owners: payload bytes sent to the owners this round.
+            bytes_from_owners: payload bytes received from them.
+            round_seconds: wall time of the round (sending, local training, receiving).
+
+        Returns:
+            the new global weights.
+
+        Raises:
+            RuntimeError: when no owner replied (the round cannot be averaged).
+        """
+        started = time.perf_counter()
+        if not results:
+            raise RuntimeError(f'round {server_round}: none of the owners replied with weights ({failures} failed)')
+        counts = [float(metrics['num-examples']) for _, metrics in results]
+        self._set_global(weighted_average([weights for weights, _ in results], counts))
+        total = sum(counts)
+        row = {'owners': len(results), 'failures': failures, 'num_examples': total,
+               'bytes_to_owners': bytes_to_owners, 'bytes_from_owners': bytes_from_owners, 'round_seconds': round_seconds}
+        row.update({name: sum(metrics[name] * count for (_, metrics), count in zip(results, counts)) / total
+                    for name in CLIENT_METRICS})
+        self._record(server_round, row, started)
+        return self.weights
+
+    def _set_global(self, weights: Mapping[str, torch.Tensor], update_ema: bool = True) -> None:
+        unpack_weights(weights, self.generator, self.discriminator)
+        self.weights = pack_weights(self.generator, self.discriminator)
+        if update_ema and self.ema is not None:
+            self.ema.on_step_training(self.state)
+
+    @property
+    def scorer(self):
+        """The MNIST scorer (the project's classifier features and the test-set statistics), loaded once."""
+        if self._scorer is None:
+            self._scorer = bearer_gan.scorer_for('mnist', self.device)
+        return self._scorer
+
+    def _record(self, server_round: int, row: Dict[str, float], started: float) -> None:
+        config = self.config
+        row = dict(row, round=server_round, steps=server_round * config.local_steps)
+        networks = [('', self.generator)] + ([('ema_', self.ema.averaged.module)] if self.ema is not None else [])
+        for prefix, generator in networks:
+            scores = bearer_gan.evaluate_generator(generator, config.noise_size, n=config.eval_samples,
+                                                   device=self.device, seed=config.seed, scorer=self.scorer)
+            row.update(_scores(scores, prefix))
+            grid = bearer_gan.generate(generator, config.noise_size, 64, seed=config.seed, device=self.device)
+            bearer_gan.save_grid(grid, self.path('samples', f'{prefix}round_{server_round:04d}.png'))
+        self.rows.append({column: float(row.get(column, math.nan)) for column in HISTORY_COLUMNS})
+        rounds = [int(past['round']) for past in self.rows]
+        for prefix, _ in networks:
+            frames = [self.path('samples', f'{prefix}round_{number:04d}.png') for number in rounds]
+            bearer_gan.write_gif(frames, [number * config.local_steps for number in rounds],
+                                 self.path(f'progress{"_" + prefix.rstrip("_") if prefix else ""}.gif'))
+        bearer_gan.SaveModels(config.out, config.model).on_end(self.state)  # the average when there is one
+        self.rows[-1]['eval_seconds'] = time.perf_counter() - started
+        self._write_history()
+        self._checkpoint()
+        self.log(self.describe(self.rows[-1]))
+
+    def describe(self, row: Mapping[str, float]) -> str:
+        """One line about a finished round."""
+        text = (f"round {int(row['round'])}/{self.config.rounds}: FID {row['fid']:.1f}, "
+                f"{int(row['classes_covered'])}/10 digits")
+        if self.ema is not None:
+            text += f"; average FID {row['ema_fid']:.1f}, {int(row['ema_classes_covered'])}/10 digits"
+        if not math.isnan(row['g_loss']):
+            text += (f"; owners' g_loss {row['g_loss']:.3f}, d_loss {row['d_loss']:.3f}, "
+                     f"D(x) {row['d_x']:.3f}, D(G(z)) {row['d_g_z']:.3f}")
+        return text
+
+    def _write_history(self) -> None:
+        with bearer_gan.atomic_path(self.path('history.csv')) as temporary, open(temporary, 'w', newline='') as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HISTORY_COLUMNS)
+            for row in self.rows:
+                writer.writerow(['' if math.isnan(row[column]) else int(row[column]) if column in _WHOLE_NUMBERS
+                                 else repr(row[column]) for column in HISTORY_COLUMNS])
+
+    def _checkpoint(self) -> None:
+        checkpoint = {'format': FORMAT, 'round': self.round, 'config': self.config.to_dict(), 'weights': self.weights,
+                      'ema': self.ema.state_dict() if self.ema is not None else None, 'rows': self.rows}
+        path = self.path(CHECKPOINT)
+        with bearer_gan.atomic_path(path) as temporary:
+            torch.save(checkpoint, temporary)
+            if os.path.exists(path):
+                os.replace(path, self.path(PREVIOUS_CHECKPOINT))

@@ -1,0 +1,354 @@
+"""Fashion-MNIST in ten minutes of a CPU: which recipe trains the best generator in a fixed training budget.
+
+A recipe is a set of ``bearer-gan train`` flags. Each trains on the 60,000 Fashion-MNIST training
+images until ``--budget-seconds`` of training wall-clock are spent (loading the data, building the
+networks and scoring are not counted; the sample grids and checkpoints that every run writes are),
+through the same steps as ``bearer-gan train`` (:mod:`bearer_gan.cli.train`). Its generator is then
+scored on 10,000 samples with the project's Fashion-MNIST scorer (FID on the shipped classifier's
+features against the test set, class coverage, smallest class share) and drawn as a 10 x 10 grid.
+Along the way it is scored at ``--curve`` points, with the clock paused, for a plot of FID over the
+budget.
+
+Writes what the docs show: ``docs/_static/fashion_budget.csv`` and ``fashion_budget.inc`` (the
+table, as CSV and as a reStructuredText ``csv-table`` to include), ``docs/_static/img/fashion/``
+(a grid per recipe and ``fid_curve.png``). Each run keeps its folder in ``runs/fashion-budget``,
+with ``budget.json`` holding its row, so the table can be rebuilt with some recipes rerun.
+
+    python benchmarks/fashion_budget.py                          # every recipe, 600 s each (~45 min quiet)
+    python benchmarks/fashion_budget.py --recipes dcgan resnet   # rerun two; the table keeps the others' rows
+    python benchmarks/fashion_budget.py --calibrate 110 --threads 1   # on a busy machine, see below
+    python benchmarks/fashion_budget.py --recipes mlp --steps mlp=66000   # a fixed number of steps
+    python benchmarks/fashion_budget.py --recipe mine "--model dcgan --lr 5e-4" --docs /tmp/mine   # your own
+
+The clock is only fair on a quiet machine. On a busy one, ``--calibrate S`` replaces it with a step
+count per recipe: ``budget x S x r``, where ``S`` is the ``mlp`` recipe's steps per second on the
+quiet machine and ``r`` a recipe's speed relative to ``mlp``, measured as single-threaded CPU time
+per step in short alternating runs (CPU time, unlike wall-clock, barely depends on what else runs).
+Such a table is provisional: rerun without ``--calibrate`` on a quiet machine to publish.
+``--cpu-budget`` makes the budget one core's CPU time instead: each recipe trains
+``budget / (its CPU seconds per step)`` steps, both measured single-threaded as above, which any
+machine, busy or not, reproduces up to the noise of that measurement.
+"""
+import argparse
+import csv
+import functools
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torchbearer
+from torchbearer.callbacks import Callback
+
+import bearer_gan
+from bearer_gan import keys, models
+from bearer_gan.cli import args as cli_args
+from bearer_gan.cli import train as cli_train
+from bearer_gan.evaluation import evaluate_generator, scorer_for
+from bearer_gan.files import atomic_path, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASET = 'fashion-mnist'
+FASHION = cli_args.DATASET_DEFAULTS[DATASET]
+#: MNIST's default of every flag Fashion-MNIST's recipe changes: a recipe that gives these trains MNIST's settings.
+PLAIN = {name: cli_args.DEFAULTS[name] for name in FASHION}
+
+# docs: recipes
+#: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
+#: Fashion-MNIST's default (``bearer_gan.cli.args.DATASET_DEFAULTS``), ``steps`` comes from the budget.
+RECIPES = {
+    # Today's defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
+    # one-sided label smoothing 0.9, samples from a moving average (0.999) of the generator.
+    'mlp': dict(PLAIN),
+    # The package's DCGAN (width 32) with the same optimiser and batch: what --model dcgan trains.
+    'dcgan': dict(PLAIN, model='dcgan'),
+    # The SNGAN ResNet with its spectral-normalised discriminator, at width 32: the package's 64
+    # makes about half as many steps in the budget. Batch 64 as in SNGAN; bf16 autocast, in which
+    # its convolutions run about twice as fast as in fp32 on an AVX-512 CPU.
+    'resnet': dict(PLAIN, model='resnet32-sn', batch_size=64, precision='bf16'),
+    # What `bearer-gan train --dataset fashion-mnist` trains when no other flag is given.
+    'default': {},
+}
+# docs: end recipes
+
+
+def _resnet32_sn_discriminator(image_shape):
+    return models.apply_spectral_norm(models.ResNetDiscriminator(image_shape, width=32))
+
+
+#: Pairs the recipes use that the package does not register under a name of its own:
+#: ``name -> (generator_factory, discriminator_factory, latent_dim, description)``.
+BENCHMARK_MODELS = {
+    'resnet32-sn': (functools.partial(models.ResNetGenerator, width=32), _resnet32_sn_discriminator, 128,
+                    'the SNGAN ResNet at width 32, spectral norm in the discriminator'),
+}
+
+COLUMNS = ('recipe', 'flags', 'steps', 'training (s)', 'steps/s', 'FID', 'classes covered', 'smallest class share')
+
+
+def register_benchmark_models():
+    for name, (generator, discriminator, latent_dim, description) in BENCHMARK_MODELS.items():
+        models.register_model(name, generator, discriminator, latent_dim, check_shape=models.conv_plan,
+                              description=description, replace=True)
+
+
+def recipe_argv(values: Dict[str, object]) -> List[str]:
+    """``bearer-gan train`` flags that give ``values`` (config names to values)."""
+    argv = []
+    for name, value in values.items():
+        if name != 'steps':
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    return argv
+
+
+def shown_flags(config: dict) -> str:
+    """The flags of ``config`` that differ from MNIST's defaults, the settings that make the recipe."""
+    shown = [name for name in cli_args.DEFAULTS if name not in ('steps', 'dataset', 'data_dir', 'out', 'seed')
+             and config.get(name) != cli_args.DEFAULTS[name]]
+    return ' '.join(f"--{name.replace('_', '-')} {config[name]}" for name in shown) or '(MNIST defaults)'
+
+
+class Budget(Callback):
+    """Stop training once ``seconds`` of training wall-clock are spent, or after ``steps``; score along the way.
+
+    The clock starts at the first step and pauses while the generator is scored at the ``curve``
+    points (evenly spaced fractions of the budget: of the seconds, or of the steps when given).
+
+    Args:
+        seconds: the training budget in seconds of wall-clock.
+        steps: train this many steps instead of watching the clock (the run's own ``steps`` stops it).
+        curve: points at which to score, the last one being the end of the budget (scored after training).
+        score: ``score(state) -> dict`` of the generator's scores.
+
+    State Requirements:
+        - reads :data:`~bearer_gan.keys.STEP`
+        - writes :data:`torchbearer.STOP_TRAINING` when the seconds are spent
+    """
+
+    def __init__(self, seconds: float, steps: Optional[int], curve: int, score):
+        self.seconds, self.steps, self.score = seconds, steps, score
+        self.points = [(index + 1) / curve for index in range(curve - 1)]
+        self.elapsed, self.step, self.curve, self._started = 0.0, 0, [], None
+
+    def on_start_training(self, state):
+        self._started = time.perf_counter()
+
+    def on_step_training(self, state):
+        self.elapsed += time.perf_counter() - self._started
+        step = self.step = state[keys.STEP]
+        done = step / self.steps if self.steps else self.elapsed / self.seconds
+        if self.points and done >= self.points[0]:
+            self.points.pop(0)
+            self.curve.append(dict(step=step, seconds=round(self.elapsed, 1), **self.score(state)))
+            print(f'\n  step {step}, {self.elapsed:.0f} s: {self.curve[-1]}', flush=True)
+        if not self.steps and self.elapsed >= self.seconds:
+            state[torchbearer.STOP_TRAINING] = True
+        self._started = time.perf_counter()
+
+
+def scores_of(generator, latent_dim: int, scorer) -> dict:
+    scores = evaluate_generator(generator, latent_dim, n=10000, scorer=scorer)
+    return dict(fid=round(scores['fid'], 2), classes_covered=scores['classes_covered'],
+                smallest_share=round(min(scores['class_shares']), 4))
+
+
+def parse_recipe(flags: List[str], out: str, data_dir: str, steps: int):
+    """``(parser, args)`` of a recipe's flags, parsed as ``bearer-gan train`` parses them."""
+    argv = ['--dataset', DATASET, '--data-dir', data_dir, '--out', out, '--overwrite', '--steps', str(steps),
+            '--device', 'cpu', '--no-eval'] + flags
+    return cli_train.parse(argv, prog='fashion_budget')
+
+
+def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 200, rounds: int = 3
+                   ) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Each recipe's speed relative to ``mlp``, and its single-threaded CPU seconds per step.
+
+    Every recipe trains ``steps`` steps, ``rounds`` times, the recipes taking turns so that each
+    sees the machine's load of the same minutes; a recipe's time per step is the median over all
+    its steps (so that a burst of contention does not count), the first 20 of each run left out.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    names = ['mlp'] + [name for name in recipes if name != 'mlp']
+    clocks = {name: CpuClock(warm=20) for name in names}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for _ in range(rounds):
+                for name in names:
+                    flags = recipes[name] if name in recipes else recipe_argv(RECIPES['mlp'])
+                    parser, args = parse_recipe(flags, folder, data_dir, steps)
+                    config, _, data, batches = cli_train.prepare(args, parser)
+                    cli_train.train(config, data, batches, callbacks=[clocks[name]])
+    finally:
+        torch.set_num_threads(threads)
+    per_step = {name: statistics.median(clock.seconds) for name, clock in clocks.items()}
+    for name in names:
+        print(f'  {name}: {per_step[name] * 1000:.1f} ms CPU per step (median of {len(clocks[name].seconds)})')
+    return {name: per_step['mlp'] / per_step[name] for name in names}, per_step
+
+
+class CpuClock(Callback):
+    """The process's CPU seconds of every step after the first ``warm`` of a run, in ``seconds``."""
+
+    def __init__(self, warm: int):
+        self.warm, self.seconds, self._last = warm, [], None
+
+    def on_step_training(self, state):
+        now = time.process_time()
+        if state[keys.STEP] > self.warm:
+            self.seconds.append(now - self._last)
+        self._last = now
+
+
+def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> dict:
+    """Train one recipe in its budget, score it, draw its grid; returns its row (also kept in ``budget.json``)."""
+    out = os.path.join(options.runs, name.replace(' ', '-'))
+    parser, args = parse_recipe(flags, out, options.data_dir, steps or 10 ** 9)
+    config, _, data, batches = cli_train.prepare(args, parser)
+    scorer = scorer_for(DATASET, 'cpu')
+    budget = Budget(options.budget_seconds, steps, options.curve,
+                    lambda state: scores_of(bearer_gan.sampling_generator(state), state[keys.LATENT_DIM], scorer))
+    print(f'{name}: {shown_flags(config)}, ' + (f'{steps} steps' if steps else f'{options.budget_seconds:g} s'),
+          flush=True)
+    cli_train.train(config, data, batches, callbacks=[budget])
+    generator, spec = bearer_gan.load_generator(out)
+    final = scores_of(generator, spec['latent_dim'], scorer)
+    done = budget.step
+    curve = budget.curve + [dict(step=done, seconds=round(budget.elapsed, 1), **final)]
+    grid = os.path.join(options.docs, 'img', 'fashion', f"{name.replace(' ', '-')}.png")
+    os.makedirs(os.path.dirname(grid), exist_ok=True)
+    bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], 100, seed=0), grid, nrow=10)
+    seconds = options.budget_seconds if steps else budget.elapsed  # a step count stands in for the budget
+    row = {'recipe': name, 'flags': shown_flags(config), 'steps': done,
+           'training (s)': round(seconds), 'steps/s': round(done / seconds, 1),
+           'FID': f"{final['fid']:.1f}", 'classes covered': f"{final['classes_covered']}/10",
+           'smallest class share': f"{final['smallest_share']:.1%}"}
+    result = dict(row=row, curve=curve, config=config, clock='steps' if steps else 'wall-clock',
+                  wall_seconds=round(budget.elapsed, 1),
+                  budget_seconds=options.budget_seconds, threads=torch.get_num_threads(), torch=torch.__version__,
+                  machine=machine(), load_average=os.getloadavg(),
+                  calibration=dict(mlp_steps_per_s=options.calibrate, relative_speed=options.ratios[name])
+                  if name in options.ratios else None)
+    write_json(os.path.join(out, 'budget.json'), result)
+    print(f"{name}: {done} steps in {budget.elapsed:.0f} s, FID {final['fid']:.1f}, "
+          f"{final['classes_covered']}/10 classes, smallest share {final['smallest_share']:.1%}", flush=True)
+    return result
+
+
+def machine() -> str:
+    """The CPU's model name and core count, for the table's caption."""
+    name = platform.processor() or platform.machine()
+    if os.path.exists('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as handle:
+            name = next((line.split(':', 1)[1].strip() for line in handle if line.startswith('model name')), name)
+    return f'{name} ({os.cpu_count()} cores)'
+
+
+def write_outputs(results: List[dict], options):
+    """The table (CSV and a reStructuredText ``csv-table``) and the FID curves of every recipe with a result."""
+    docs = Path(options.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    with atomic_path(str(docs / 'fashion_budget.csv')) as path, open(path, 'w', newline='') as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows(result['row'] for result in results)
+    clocks = {result['clock'] for result in results}
+    first = results[0]
+    how = (f"{first['budget_seconds']:g} s of training wall-clock each" if clocks == {'wall-clock'} else
+           f"provisional: step counts standing in for {first['budget_seconds']:g} s on a quiet machine "
+           f"(training (s) and steps/s show that budget, not a measurement)")
+    caption = (f"Fashion-MNIST, {how}, on {first['machine']} with torch {first['torch']} and "
+               f"{first['threads']} thread(s); FID by the Fashion-MNIST classifier on 10,000 samples")
+    lines = [f'.. csv-table:: {caption}', '   :header-rows: 1', '']
+    for values in [COLUMNS] + [[result['row'][column] for column in COLUMNS] for result in results]:
+        lines.append('   ' + ','.join('"{}"'.format(str(value).replace('"', '""')) for value in values))
+    with atomic_path(str(docs / 'fashion_budget.inc')) as path:
+        Path(path).write_text('\n'.join(lines) + '\n')
+    plot_curves(results, docs / 'img' / 'fashion' / 'fid_curve.png')
+
+
+def plot_curves(results: List[dict], path: Path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for result in results:
+        curve, budget = result['curve'], result['budget_seconds']
+        last = curve[-1]['step']
+        seconds = [point['seconds'] if result['clock'] == 'wall-clock' else budget * point['step'] / last
+                   for point in curve]
+        axes.plot(seconds, [point['fid'] for point in curve], marker='o', label=result['row']['recipe'])
+    axes.set_yscale('log')
+    axes.set_xlabel('training seconds' + ('' if results[0]['clock'] == 'wall-clock' else ' (calibrated steps)'))
+    axes.set_ylabel('FID (log scale)')
+    axes.grid(True, which='both', alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(str(path)) as temporary:
+        figure.savefig(temporary, format='png', dpi=100)
+    plt.close(figure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--recipes', nargs='*', choices=list(RECIPES), default=list(RECIPES), metavar='NAME',
+                        help=f"recipes to train (default: all of {', '.join(RECIPES)}; none: only --recipe ones)")
+    parser.add_argument('--recipe', nargs=2, action='append', default=[], metavar=('NAME', 'FLAGS'),
+                        help='also train a recipe of your own, given as bearer-gan train flags')
+    parser.add_argument('--budget-seconds', type=float, default=600.0, help='training wall-clock per recipe')
+    parser.add_argument('--calibrate', type=float, metavar='MLP_STEPS_PER_S',
+                        help="train budget x MLP_STEPS_PER_S x (relative speed) steps instead of watching the clock")
+    parser.add_argument('--cpu-budget', action='store_true',
+                        help='a budget of single-threaded CPU seconds: budget / (CPU seconds per step) steps each')
+    parser.add_argument('--steps', nargs='+', default=[], metavar='NAME=STEPS',
+                        help='train these recipes for a number of steps instead of watching the clock')
+    parser.add_argument('--curve', type=int, default=6, help='points at which each run is scored, the end included')
+    parser.add_argument('--threads', type=int, help="torch threads (default: torch's own, one per core)")
+    parser.add_argument('--data-dir', default='/usr/share/datasets/fashion-mnist')
+    parser.add_argument('--runs', default='runs/fashion-budget', help='folder for the runs')
+    parser.add_argument('--docs', default=str(ROOT / 'docs' / '_static'), help='folder for the table and images')
+    options = parser.parse_args(argv)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    register_benchmark_models()
+    recipes = {name: recipe_argv(RECIPES[name]) for name in options.recipes}
+    recipes.update((name, shlex.split(flags)) for name, flags in options.recipe)
+    print(f"{' '.join(sys.argv)}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {machine()}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    steps, options.ratios = {name: None for name in recipes}, {}
+    if options.calibrate or options.cpu_budget:
+        ratios, per_step = measure_speeds(recipes, options.data_dir)
+        if options.cpu_budget:  # the mlp recipe's steps per CPU second on one core
+            options.calibrate = 1 / per_step['mlp']
+        steps = {name: round(options.budget_seconds * options.calibrate * ratios[name]) for name in recipes}
+        options.ratios = ratios
+        print('calibrated steps: ' + ', '.join(f'{name} {count} ({ratios[name]:.3f} x mlp)'
+                                              for name, count in steps.items()), flush=True)
+    for name, count in (item.split('=') for item in options.steps):
+        if name not in recipes:
+            parser.error(f'--steps {name}={count}: {name!r} is not a recipe being trained')
+        steps[name] = int(count)
+    for name, flags in recipes.items():
+        run_recipe(name, flags, options, steps[name])
+    results = []
+    for name in list(RECIPES) + [name for name in recipes if name not in RECIPES]:
+        path = os.path.join(options.runs, name.replace(' ', '-'), 'budget.json')
+        if os.path.exists(path):
+            with open(path) as handle:
+                results.append(json.load(handle))
+    write_outputs(results, options)
+    for result in results:
+        print('  '.join(f'{column}: {result["row"][column]}' for column in COLUMNS))
+    print(f"wrote {options.docs}/fashion_budget.csv, fashion_budget.inc and img/fashion/")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,62 @@
+"""Per-data-set defaults: a data set's recipe fills the flags not given, a flag given wins, MNIST is unchanged."""
+import json
+import os
+
+import pytest
+
+from bearer_gan.cli import args as cli_args
+from bearer_gan.cli import train as cli_train
+
+FASHION = cli_args.DATASET_DEFAULTS['fashion-mnist']
+FASHION_DIR = os.environ.get('BEARER_GAN_FASHION_MNIST', '/usr/share/datasets/fashion-mnist')
+
+
+def config_of(argv, tmp_path):
+    """The configuration ``config.json`` would record for ``argv``."""
+    _, args = cli_train.parse(argv + ['--out', str(tmp_path / 'run')])
+    return cli_args.train_config(args, 'cpu')
+
+
+def test_fashion_mnist_without_flags_trains_its_recipe(tmp_path):
+    config = config_of(['--dataset', 'fashion-mnist'], tmp_path)
+    assert FASHION and {name: config[name] for name in FASHION} == FASHION
+    untouched = {name for name, value in cli_args.DEFAULTS.items() if value is not None} - set(FASHION) - {
+        'dataset', 'out'}  # those that default to None are resolved from others (lr_g from lr, ...)
+    assert {name: config[name] for name in untouched} == {name: cli_args.DEFAULTS[name] for name in untouched}
+
+
+@pytest.mark.parametrize('name', sorted(FASHION))
+@pytest.mark.parametrize('form', ['separate', 'equals'])
+def test_a_flag_given_wins_over_the_data_sets_default(tmp_path, name, form):
+    value = cli_args.DEFAULTS[name]
+    assert value != FASHION[name]
+    flag = '--' + name.replace('_', '-')
+    given = [f'{flag}={value}'] if form == 'equals' else [flag, str(value)]
+    config = config_of(['--dataset', 'fashion-mnist'] + given, tmp_path)
+    assert config[name] == value
+    assert {other: config[other] for other in FASHION if other != name} == \
+        {other: FASHION[other] for other in FASHION if other != name}
+
+
+def test_mnist_keeps_the_defaults(tmp_path):
+    for argv in ([], ['--dataset', 'mnist'], ['--dataset', 'mnist-5k']):
+        config = config_of(argv, tmp_path)
+        assert {name: config[name] for name in FASHION} == {name: cli_args.DEFAULTS[name] for name in FASHION}
+
+
+def test_an_abbreviated_flag_counts_as_given(tmp_path):
+    # argparse takes --mod for --model: the data set's default must not overwrite it
+    config = config_of(['--dataset', 'fashion-mnist', '--mod', 'tutorial'], tmp_path)
+    assert config['model'] == 'tutorial' != FASHION['model']
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason=f'Fashion-MNIST is not installed in {FASHION_DIR}')
+def test_config_json_records_the_recipe_used(tmp_path):
+    out = tmp_path / 'run'
+    parser, args = cli_train.parse(['--dataset', 'fashion-mnist', '--data-dir', FASHION_DIR, '--out', str(out),
+                                    '--batch-size', '32'])
+    cli_train.prepare(args, parser)
+    config = json.loads((out / 'config.json').read_text())
+    assert config['batch_size'] == 32
+    assert {name: config[name] for name in FASHION if name != 'batch_size'} == \
+        {name: value for name, value in FASHION.items() if name != 'batch_size'}

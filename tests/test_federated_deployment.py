@@ -1,0 +1,40 @@
+"""A real Flower deployment on this machine: a SuperLink and 2 SuperNodes as processes, one failed run, one round.
+
+Marked ``deployment`` (not in the default run): ``pytest -m deployment``.
+"""
+import importlib.util
+import time
+
+import pytest
+
+from bearer_gan.federated import FederatedConfig, read_history
+from bearer_gan.federated.deployment import DeploymentError, LocalDeployment, deployment_run_config, marked_processes
+
+pytestmark = [pytest.mark.deployment,
+              pytest.mark.skipif(importlib.util.find_spec('flwr') is None,
+                                 reason="Flower is not installed: pip install 'bearer_gan[federated]'")]
+
+
+def test_two_supernodes_run_one_round_a_failed_run_is_reported_and_no_process_is_left(tmp_path):
+    started = time.monotonic()
+    config = FederatedConfig(owners=2, rounds=1, local_steps=2, batch_size=16, eval_samples=100, device='cpu',
+                             out=str(tmp_path / 'run'))
+    with LocalDeployment(2, str(tmp_path / 'logs'), log=lambda line: None) as deployment:
+        marker = deployment.marker
+        assert len(deployment.running()) >= 3  # the SuperLink, the SuperNodes, and the SuperExecs they start
+        # nothing to resume in an empty folder: the ServerApp fails, yet `flwr run` succeeded; the status tells
+        failing = deployment.submit(deployment_run_config(config, resume=True))
+        with pytest.raises(DeploymentError, match='finished:failed'):
+            deployment.wait(failing, timeout=100)
+        run = deployment.wait(deployment.submit(deployment_run_config(config)), timeout=100)
+    assert marked_processes(marker) == []
+    assert run['status'] == 'finished:completed'
+    rows = read_history(tmp_path / 'run' / 'history.csv')
+    assert [row['round'] for row in rows] == [0, 1] and rows[1]['owners'] == 2 and rows[1]['num_examples'] == 5000
+    # the payload the server counted is what Flower counted on the wire, give or take its message framing
+    traffic = run['network-traffic']
+    for ours, flowers in ((rows[1]['bytes_from_owners'], traffic['inbound-bytes']),
+                          (rows[1]['bytes_to_owners'], traffic['outbound-bytes'])):
+        assert ours <= flowers < 1.01 * ours
+    assert (tmp_path / 'logs' / 'run.log').read_text()  # the run's own log, fetched with flwr log
+    assert time.monotonic() - started < 120

@@ -1,0 +1,100 @@
+"""examples/federated_gan.py end to end: a 2-owner simulation on Flower, its reruns and resume; bad input exits 2."""
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+
+from bearer_gan.federated import read_history
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / 'examples' / 'federated_gan.py'
+SMALL = ('--owners', '2', '--rounds', '2', '--local-steps', '3', '--batch-size', '16', '--eval-samples', '100',
+         '--split', 'classes-per-owner', '5', '--device', 'cpu')
+needs_simulation = pytest.mark.skipif(
+    importlib.util.find_spec('flwr') is None or importlib.util.find_spec('ray') is None,
+    reason="Flower's simulation runtime is not installed: pip install 'bearer_gan[federated-sim]'")
+
+
+spec = importlib.util.spec_from_file_location('federated_gan_example', EXAMPLE)
+example = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(example)
+
+
+def run(*args, timeout=600):
+    return subprocess.run([sys.executable, str(EXAMPLE), *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+
+
+def exit_code(capsys, *args):
+    """``(exit code, the part of the one-line message that matters)`` of the example run in this process."""
+    with pytest.raises(SystemExit) as exit_info:
+        example.main(list(args))
+    stderr = capsys.readouterr().err
+    assert len(stderr.strip().splitlines()) == 1 and 'Traceback' not in stderr, stderr
+    return exit_info.value.code, next((part for part in ('holds a different run', f'--resume {args[-1]}')
+                                       if part in stderr), stderr)
+
+
+@needs_simulation
+def test_two_owners_two_rounds_write_grids_gif_history_and_resume(tmp_path, capsys):
+    out = tmp_path / 'run'
+    result = run(*SMALL, '--out', out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'after round 2' in result.stdout and 'bytes to the owners' in result.stdout
+    frames = sorted(path.name for path in (out / 'samples').iterdir())
+    assert frames == [f'{prefix}round_000{n}.png' for prefix in ('ema_', '') for n in range(3)]
+    assert iio.imread(out / 'progress.gif', index=None).shape[0] == 3
+    rows = read_history(out / 'history.csv')
+    assert [row['round'] for row in rows] == [0, 1, 2] and all(row['owners'] == 2 for row in rows[1:])
+    assert all(row['num_examples'] == 5000 and row['bytes_to_owners'] > 2 * 4_000_000 for row in rows[1:])
+    assert rows[2]['fid'] < rows[0]['fid']
+
+    # the same command on a finished run does nothing; another run may not write over it (in-process: no Ray)
+    example.main([*SMALL, '--out', str(out)])
+    assert 'nothing to do' in capsys.readouterr().out
+    assert read_history(out / 'history.csv')[2]['fid'] == rows[2]['fid']
+    assert exit_code(capsys, *SMALL, '--rounds', '3', '--out', str(out)) == (2, 'holds a different run')
+
+    # a federation stopped after round 1 (its last checkpoint is round 1's) continues at round 2
+    shutil.copy(out / 'checkpoint.prev.pt', out / 'checkpoint.pt')
+    assert exit_code(capsys, *SMALL, '--out', str(out)) == (2, f'--resume {out}')
+    resumed = run('--resume', out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'after round 1 of 2' in resumed.stdout and 'after round 2:' in resumed.stdout
+    after = read_history(out / 'history.csv')
+    assert [row['round'] for row in after] == [0, 1, 2] and after[1]['fid'] == rows[1]['fid']
+    assert iio.imread(out / 'progress.gif', index=None).shape[0] == 3
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--owners', '0'), '--owners: must be a positive integer'),
+    (('--owners', '5001'), 'between 1 and the number of images (5000), got 5001'),
+    (('--split', 'classes-per-owner', '11'), 'cannot give each owner 11 classes: the data set has only 10'),
+    (('--split', 'dirichlet', '0'), 'ALPHA must be a positive number'),
+    (('--rounds', '0'), '--rounds: must be a positive integer'),
+    (('--participants', '3', '--owners', '2'), 'cannot exceed --owners'),
+    (('--train-generator-only', '--train-discriminator-only'), 'exclude each other'),
+    (('--resume', '.', '--rounds', '3'), 'takes no other flags'),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        example.main([*args, '--out', str(tmp_path / 'run')])
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('deploy, extra', [((), 'federated-sim'), (('--deploy',), 'federated')])
+def test_a_missing_extra_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch, deploy, extra):
+    for name in ('flwr', 'ray'):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed: find_spec answers None
+    with pytest.raises(SystemExit) as exit_info:
+        example.main(['--out', str(tmp_path / 'run'), *deploy])
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert f"pip install 'bearer_gan[{extra}]'" in stderr
+    assert not (tmp_path / 'run').exists()
