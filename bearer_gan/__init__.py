@@ -5,7 +5,7 @@ optimizers and criteria in state (:mod:`bearer_gan.keys`), two ``base_closure``\
 closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progress
 (:mod:`bearer_gan.callbacks`).
 """
-from . import keys
+from . import distributed, keys
 from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LinePrinter, LossHistory, ProgressGif,
                         RealImageGrid, SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history,
                         steps_done, write_gif)
@@ -32,7 +32,7 @@ from .trial import default_device, gan_adam, gan_trial, run_gan
 __version__ = '0.1.0'
 
 __all__ = [
-    'keys',
+    'distributed', 'keys',
     'FixedNoiseSampler', 'GeneratorEMA', 'LearningRateSchedule', 'LinePrinter', 'LossHistory', 'ProgressGif',
     'RealImageGrid', 'SaveModels', 'TensorBoardLogger', 'TerminalPreview', 'class_rows',
     'eval_mode', 'generate', 'load_generator', 'read_history', 'sampling_generator', 'save_grid', 'steps_done',

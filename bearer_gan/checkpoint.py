@@ -2,7 +2,8 @@
 
 A checkpoint holds the torchbearer trial's own ``state_dict`` parts (the generator, the
 history) and what a GAN adds beside them: the discriminator, both optimizers, the step, the
-random number generator states (torch CPU and CUDA, Python, NumPy), the ``state_dict`` of
+random number generator states (torch CPU and CUDA, the training GPU's apart so that it
+restores onto whichever GPU continues the run, Python, NumPy), the ``state_dict`` of
 every callback that has one (sample frames, per-step history, the generator's moving average)
 and the last value of each penalty (a lazy one reports it on the steps between computations).
 The data order needs nothing saved: it is a function of the seed and the step
@@ -21,7 +22,7 @@ not as "corrupt".
 """
 import os
 import random
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -86,20 +87,29 @@ def upgrade_checkpoint(checkpoint: dict) -> Tuple[dict, int]:
     return checkpoint, original
 
 
-def _rng_states() -> dict:
+def _on_cuda(device) -> bool:
+    return device is not None and torch.device(device).type == 'cuda'
+
+
+def _rng_states(device=None) -> dict:
     numpy_state = np.random.get_state()
-    return {
+    states = {
         'torch': torch.get_rng_state(),
         'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         'python': random.getstate(),
         'numpy': [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
     }
+    if _on_cuda(device):  # the generator the noise comes from; under DDP every rank's GPU has this state
+        states['training_device'] = torch.cuda.get_rng_state(device)
+    return states
 
 
-def _set_rng_states(states: dict):
+def _set_rng_states(states: dict, device=None):
     torch.set_rng_state(states['torch'])
     if states['cuda'] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states['cuda'])
+    if 'training_device' in states and _on_cuda(device):  # also when resuming on another GPU, or on rank r's
+        torch.cuda.set_rng_state(states['training_device'], device)
     version, internal, gauss_next = states['python']
     random.setstate((version, tuple(internal), gauss_next))
     name, keys_, *rest = states['numpy']
@@ -124,6 +134,10 @@ class GANCheckpoint(Callback):
     Args:
         run_dir: folder of the run.
         interval: steps between checkpoints.
+        write: False to write nothing when a checkpoint is due and only call ``after_save``: what
+            every rank but the first does under DistributedDataParallel.
+        after_save: called with no arguments each time a checkpoint is due, after writing it: under
+            DDP a barrier (:func:`bearer_gan.distributed.barrier`), so no rank runs ahead of a checkpoint.
 
     State Requirements:
         - reads :data:`torchbearer.SELF` (the trial), :data:`~bearer_gan.keys.STEP`,
@@ -131,10 +145,11 @@ class GANCheckpoint(Callback):
           :data:`~bearer_gan.keys.PENALTIES` and each penalty's value
     """
 
-    def __init__(self, run_dir: str, interval: int = 1000):
+    def __init__(self, run_dir: str, interval: int = 1000, write: bool = True,
+                 after_save: Optional[Callable[[], None]] = None):
         if interval < 1:
             raise ValueError(f'checkpoint interval must be a positive integer, got {interval}')
-        self.run_dir, self.interval = run_dir, interval
+        self.run_dir, self.interval, self.write, self.after_save = run_dir, interval, write, after_save
 
     def on_step_training(self, state):
         if state[keys.STEP] % self.interval == 0 and keys.NON_FINITE not in state:
@@ -145,7 +160,14 @@ class GANCheckpoint(Callback):
             self.save(state)
 
     def save(self, state):
-        """Write the checkpoint of ``state`` now, keeping the previous one as ``checkpoint.prev.pt``."""
+        """Write the checkpoint of ``state`` now (unless ``write`` is False), keeping the previous one as
+        ``checkpoint.prev.pt``; then call ``after_save``."""
+        if self.write:
+            self._write(state)
+        if self.after_save is not None:
+            self.after_save()
+
+    def _write(self, state):
         trial_state = state[torchbearer.SELF].state_dict()  # torchbearer's own: model, history, callback states
         callback_states = trial_state[torchbearer.CALLBACK_LIST]
         checkpoint = {
@@ -158,7 +180,7 @@ class GANCheckpoint(Callback):
             'discriminator_optimizer': state[keys.DISCRIMINATOR_OPTIMIZER].state_dict(),
             'callbacks': [(callback_type.__name__, callback_state) for callback_type, callback_state in zip(
                 callback_states[CallbackList.CALLBACK_TYPES], callback_states[CallbackList.CALLBACK_STATES])],
-            'rng': _rng_states(),
+            'rng': _rng_states(state[torchbearer.DEVICE] if torchbearer.DEVICE in state else None),
             # a lazy penalty reports its last value on the steps between two computations: keep it for those
             'penalty_values': {str(penalty.key): state[penalty.key] for penalty in state.get(keys.PENALTIES) or ()
                                if penalty.key in state},
@@ -211,29 +233,34 @@ def load_checkpoint(run_dir: str, device: str = 'cpu', warn=print) -> Tuple[dict
     raise CheckpointError('no usable checkpoint: ' + '; '.join(problems))
 
 
-def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict) -> int:
+def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict, callbacks: bool = True) -> int:
     """Put ``checkpoint`` into a trial built with the same configuration and callbacks; returns its step.
 
     Only callbacks that keep a state are matched, by type and in order; the rest (what a run
     displays) may differ between a run and its resumption.
 
+    Args:
+        callbacks: False to restore only what training needs (networks, optimizers, history, random
+            state, penalty values, step) into a trial without the output callbacks: every rank but the
+            first under DDP.
+
     Raises:
         CheckpointError: when the checkpoint's stateful callbacks differ from the trial's.
     """
-    callbacks = [callback for callback in _callbacks(trial) if _has_state(callback)]
+    stateful = [callback for callback in _callbacks(trial) if _has_state(callback)] if callbacks else []
     saved = [(name, state) for name, state in checkpoint['callbacks'] if state]
     saved_names = [name for name, _ in saved]
-    if saved_names != [type(callback).__name__ for callback in callbacks]:
+    if callbacks and saved_names != [type(callback).__name__ for callback in stateful]:
         raise CheckpointError(f'the checkpoint was written with the stateful callbacks {saved_names}, this run has '
-                              f'{[type(callback).__name__ for callback in callbacks]}')
+                              f'{[type(callback).__name__ for callback in stateful]}')
     trial.state[torchbearer.MODEL].load_state_dict(checkpoint['generator'])
     trial.state[keys.DISCRIMINATOR].load_state_dict(checkpoint['discriminator'])
     trial.state[keys.GENERATOR_OPTIMIZER].load_state_dict(checkpoint['generator_optimizer'])
     trial.state[keys.DISCRIMINATOR_OPTIMIZER].load_state_dict(checkpoint['discriminator_optimizer'])
     trial.state[torchbearer.HISTORY] = [dict(epoch) for epoch in checkpoint['history']]
-    for callback, (_, callback_state) in zip(callbacks, saved):
+    for callback, (_, callback_state) in zip(stateful, saved):
         callback.load_state_dict(callback_state)
-    _set_rng_states(checkpoint['rng'])
+    _set_rng_states(checkpoint['rng'], trial.state[torchbearer.DEVICE] if torchbearer.DEVICE in trial.state else None)
     for penalty in trial.state.get(keys.PENALTIES) or ():
         if str(penalty.key) in checkpoint.get('penalty_values', {}):
             trial.state[penalty.key] = checkpoint['penalty_values'][str(penalty.key)]

@@ -14,6 +14,12 @@ state (:mod:`bearer_gan.losses`); a penalty appends its rows to the discriminato
 (:mod:`bearer_gan.penalties`); labels travel as torchbearer's tuple inputs:
 :data:`~bearer_gan.keys.NOISE` is ``(z, labels)`` and :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`
 is ``(images, labels)``, which ``base_closure`` unpacks into ``G(z, labels)`` and ``D(images, labels)``.
+
+Each step calls the networks through :data:`~bearer_gan.keys.TRAINING_GENERATOR` and
+:data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the networks themselves, or their
+DistributedDataParallel wrappers, :mod:`bearer_gan.distributed`), draws everything random per
+image (noise, labels, a penalty's interpolation weights) through :data:`~bearer_gan.keys.BATCH_DRAW`
+when there is one, and ends with :data:`~bearer_gan.keys.END_OF_STEP` when there is one.
 """
 import contextlib
 from contextlib import contextmanager
@@ -37,11 +43,12 @@ def generator_closure():
     """``base_closure`` for the generator: ``G(NOISE) -> FAKE_IMAGES``, ``GENERATOR_CRITERION -> GENERATOR_LOSS``, backward.
 
     State Requirements:
-        - reads :data:`~bearer_gan.keys.NOISE`, :data:`torchbearer.MODEL` (the generator),
+        - reads :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.TRAINING_GENERATOR` (the generator, or its
+          DDP wrapper; :func:`~bearer_gan.trial.gan_trial` sets it),
           :data:`~bearer_gan.keys.GENERATOR_CRITERION`, :data:`~bearer_gan.keys.GENERATOR_OPTIMIZER`
         - writes :data:`~bearer_gan.keys.FAKE_IMAGES`, :data:`~bearer_gan.keys.GENERATOR_LOSS`
     """
-    return base_closure(keys.NOISE, torchbearer.MODEL, keys.FAKE_IMAGES, torchbearer.Y_TRUE,
+    return base_closure(keys.NOISE, keys.TRAINING_GENERATOR, keys.FAKE_IMAGES, torchbearer.Y_TRUE,
                         keys.GENERATOR_CRITERION, keys.GENERATOR_LOSS, keys.GENERATOR_OPTIMIZER)
 
 
@@ -49,12 +56,14 @@ def discriminator_closure():
     """``base_closure`` for the discriminator on ``DISCRIMINATOR_INPUT`` (real batch, then fakes).
 
     State Requirements:
-        - reads :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, :data:`~bearer_gan.keys.DISCRIMINATOR`,
-          :data:`~bearer_gan.keys.DISCRIMINATOR_CRITERION`, :data:`~bearer_gan.keys.DISCRIMINATOR_OPTIMIZER`
+        - reads :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`, :data:`~bearer_gan.keys.TRAINING_DISCRIMINATOR` (the
+          discriminator, or its DDP wrapper), :data:`~bearer_gan.keys.DISCRIMINATOR_CRITERION`,
+          :data:`~bearer_gan.keys.DISCRIMINATOR_OPTIMIZER`
         - writes :data:`~bearer_gan.keys.DISCRIMINATOR_LOGITS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`
     """
-    return base_closure(keys.DISCRIMINATOR_INPUT, keys.DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS, torchbearer.Y_TRUE,
-                        keys.DISCRIMINATOR_CRITERION, keys.DISCRIMINATOR_LOSS, keys.DISCRIMINATOR_OPTIMIZER)
+    return base_closure(keys.DISCRIMINATOR_INPUT, keys.TRAINING_DISCRIMINATOR, keys.DISCRIMINATOR_LOGITS,
+                        torchbearer.Y_TRUE, keys.DISCRIMINATOR_CRITERION, keys.DISCRIMINATOR_LOSS,
+                        keys.DISCRIMINATOR_OPTIMIZER)
 
 
 @contextmanager
@@ -75,13 +84,21 @@ def _inputs(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def _draw(state, sample, rows: int, *shape: int, **options) -> torch.Tensor:
+    """``sample(rows, *shape, **options)``, random numbers for each of the batch's ``rows`` images; under
+    DistributedDataParallel this process's rows of the global batch's draw (:data:`~bearer_gan.keys.BATCH_DRAW`)."""
+    draw = state.get(keys.BATCH_DRAW)
+    return sample(rows, *shape, **options) if draw is None else draw(sample, rows, *shape, **options)
+
+
 def _sample_noise(state):
     """``z`` for the batch, and in a conditional run labels drawn uniformly from the classes."""
     real = state[torchbearer.X]
-    z = torch.randn(real.size(0), state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
+    rows = real.size(0)
+    z = _draw(state, torch.randn, rows, state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
     num_classes = state.get(keys.NUM_CLASSES)
     state[keys.NOISE] = z if num_classes is None else (
-        z, torch.randint(num_classes, (real.size(0),), device=real.device))
+        z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options), rows, device=real.device))
 
 
 def _set_discriminator_input(state, penalties=()):
@@ -91,7 +108,7 @@ def _set_discriminator_input(state, penalties=()):
     on every other update they need no gradient.
     """
     real, fake = state[torchbearer.X], state[keys.FAKE_IMAGES].detach()
-    extra, due = plan_penalties(penalties, state[keys.STEP], real, fake)
+    extra, due = plan_penalties(penalties, state[keys.STEP], real, fake, draw=state.get(keys.BATCH_DRAW))
     images = torch.cat([real, fake, *extra])
     state[keys.DUE_PENALTIES] = due
     state[keys.PENALTY_INPUT] = images.requires_grad_(True) if due else None
@@ -127,8 +144,10 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
         - reads :data:`torchbearer.X` (real images ``(B, C, H, W)`` in ``[-1, 1]``), :data:`torchbearer.Y_TRUE`
           (their labels, in a conditional run), :data:`~bearer_gan.keys.LATENT_DIM`,
           :data:`~bearer_gan.keys.NUM_CLASSES` (None or absent: unconditional),
-          :data:`~bearer_gan.keys.PENALTIES` (none when absent) and everything
-          :func:`generator_closure` and :func:`discriminator_closure` read
+          :data:`~bearer_gan.keys.PENALTIES` (none when absent), :data:`~bearer_gan.keys.DISCRIMINATOR`
+          (frozen in the generator step), :data:`~bearer_gan.keys.BATCH_DRAW` and
+          :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure`
+          and :func:`discriminator_closure` read
         - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`,
           :data:`~bearer_gan.keys.DUE_PENALTIES`, :data:`~bearer_gan.keys.PENALTY_INPUT`, and what
           they write; adds one to :data:`~bearer_gan.keys.STEP`
@@ -150,6 +169,8 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
             with torch.autocast(state[torchbearer.X].device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
                 _update(state)
         state[keys.STEP] += 1
+        if keys.END_OF_STEP in state:
+            state[keys.END_OF_STEP](state)
 
     def _update(state):
         penalties = state.get(keys.PENALTIES) or ()
@@ -158,7 +179,7 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
             with _frozen(state[keys.DISCRIMINATOR]):
                 generator_step(state)
             state[keys.GENERATOR_OPTIMIZER].step()
-        else:
+        else:  # evaluated without gradients, so through the plain generator: no DDP reducer is involved
             with torch.no_grad():
                 state[keys.FAKE_IMAGES] = state[torchbearer.MODEL](*_inputs(state[keys.NOISE]))
                 state[keys.GENERATOR_LOSS] = state[keys.GENERATOR_CRITERION](state)

@@ -13,6 +13,7 @@ __all__ = [
     'GENERATOR_CRITERION', 'DISCRIMINATOR_CRITERION', 'LATENT_DIM', 'REAL_LABEL',
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
+    'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
     'NUM_CLASSES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
     'R1_PENALTY',
 ]
@@ -80,3 +81,24 @@ EMA_GENERATOR = torchbearer.state_key('ema_generator')
 STEP = torchbearer.state_key('step')
 #: Set when a loss stops being finite: ``(step, loss name, value)``; training then stops cleanly.
 NON_FINITE = torchbearer.state_key('non_finite')
+#: What the generator step calls to generate: the generator itself (:data:`torchbearer.MODEL`), or under
+#: DistributedDataParallel a wrapper that calls the DDP module without torchbearer's ``state`` keyword.
+#: :data:`torchbearer.MODEL` stays the plain generator, for the moving average, sampling, saving and checkpoints.
+TRAINING_GENERATOR = torchbearer.state_key('training_generator')
+#: What the discriminator step calls on :data:`DISCRIMINATOR_INPUT`: the discriminator, or its DDP wrapper.
+#: The generator step always scores through the plain, frozen :data:`DISCRIMINATOR`.
+TRAINING_DISCRIMINATOR = torchbearer.state_key('training_discriminator')
+#: Under DDP, how to draw random numbers per image (the noise, a conditional run's labels, a penalty's interpolation
+#: weights): ``draw(sample, rows, *shape, device=, dtype=)`` calls ``sample`` (``torch.randn``, ``torch.rand``, a
+#: ``torch.randint`` of the classes) for the whole global batch and returns this process's ``rows``
+#: (:func:`bearer_gan.distributed.global_draws`), so every process's random state stays the one-process run's.
+#: Absent with one process, where ``sample(rows, *shape, ...)`` is called directly.
+BATCH_DRAW = torchbearer.state_key('batch_draw')
+#: Optional function of state run at the end of every step, after the updates and before the metrics and
+#: callbacks read the step's values: under DDP, the one all-reduce of losses, D outputs and stop flag.
+END_OF_STEP = torchbearer.state_key('end_of_step')
+#: The run's stop request, a :class:`threading.Event` set on SIGINT / SIGTERM
+#: (:attr:`bearer_gan.safety.TrainingGuard.stop_requested`).
+STOP_REQUESTED = torchbearer.state_key('stop_requested')
+#: Whether the ranks agreed, in this step's all-reduce, to stop after it (any rank asked); only under DDP.
+STOP_AGREED = torchbearer.state_key('stop_agreed')

@@ -20,7 +20,9 @@ forward call. One forward per backward is also what :class:`~torch.nn.parallel.D
 needs: gradients with respect to inputs taken with ``torch.autograd.grad`` stay local to each
 process, and the one ``backward()`` of loss plus penalty all-reduces the parameters' gradients
 as usual. Each penalty is a function of the discriminator's logits and inputs only (no other
-module), so a wrapped discriminator needs nothing special.
+module), so a wrapped discriminator needs nothing special. Every rank has done the same number of
+steps, so a lazy penalty falls due on all of them at once, and the interpolation weights are drawn
+for the whole global batch (:data:`~bearer_gan.keys.BATCH_DRAW`), as in one process.
 
 The pure functions (:func:`gradient_penalty_from_gradients`, :func:`r1_from_gradients`) and the
 stand-alone :func:`gradient_penalty` and :func:`r1_penalty` (functions of a discriminator and its
@@ -57,13 +59,18 @@ def r1_from_gradients(gradients: torch.Tensor) -> torch.Tensor:
     return gradients.flatten(1).pow(2).sum(dim=1).mean()
 
 
-def interpolate(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def interpolate(real: torch.Tensor, fake: torch.Tensor, draw: Optional[Callable[..., torch.Tensor]] = None
+                ) -> torch.Tensor:
     """``eps * real + (1 - eps) * fake`` with one ``eps ~ U(0, 1)`` per image, from the global random state.
 
     Args:
         real, fake: images ``(N, C, H, W)``; ``fake`` should be detached.
+        draw: how to draw per-image random numbers, a :data:`~bearer_gan.keys.BATCH_DRAW` (under
+            DistributedDataParallel: this process's rows of the global batch's ``eps``); None draws them here.
     """
-    eps = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    shape = (real.size(0), *([1] * (real.dim() - 1)))
+    options = dict(device=real.device, dtype=real.dtype)
+    eps = torch.rand(*shape, **options) if draw is None else draw(torch.rand, *shape, **options)
     return eps * real + (1.0 - eps) * fake
 
 
@@ -113,8 +120,12 @@ class Penalty:
         """Whether the penalty is computed at a step that follows ``step`` completed updates."""
         return step % self.interval == 0
 
-    def extra_inputs(self, real: torch.Tensor, fake: torch.Tensor) -> Optional[torch.Tensor]:
-        """Rows to append to the discriminator's batch for this penalty, or None to use the real rows."""
+    def extra_inputs(self, real: torch.Tensor, fake: torch.Tensor,
+                     draw: Optional[Callable[..., torch.Tensor]] = None) -> Optional[torch.Tensor]:
+        """Rows to append to the discriminator's batch for this penalty, or None to use the real rows.
+
+        ``draw``, when given, is how anything random per image must be drawn (:data:`~bearer_gan.keys.BATCH_DRAW`).
+        """
         return None
 
     def value(self, gradients: torch.Tensor) -> torch.Tensor:
@@ -154,8 +165,9 @@ class GradientPenalty(Penalty):
     def __init__(self, weight: float = 10.0):
         super().__init__(weight, 1, keys.GRADIENT_PENALTY)
 
-    def extra_inputs(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return interpolate(real, fake)
+    def extra_inputs(self, real: torch.Tensor, fake: torch.Tensor,
+                     draw: Optional[Callable[..., torch.Tensor]] = None) -> torch.Tensor:
+        return interpolate(real, fake, draw)
 
     def value(self, gradients: torch.Tensor) -> torch.Tensor:
         return gradient_penalty_from_gradients(gradients)
@@ -185,16 +197,18 @@ class R1Penalty(Penalty):
         return f'R1Penalty(gamma={self.gamma}, interval={self.interval})'
 
 
-def plan_penalties(penalties: Sequence[Penalty], step: int, real: torch.Tensor,
-                   fake: torch.Tensor) -> Tuple[List[torch.Tensor], List[Tuple[Penalty, slice]]]:
+def plan_penalties(penalties: Sequence[Penalty], step: int, real: torch.Tensor, fake: torch.Tensor,
+                   draw: Optional[Callable[..., torch.Tensor]] = None
+                   ) -> Tuple[List[torch.Tensor], List[Tuple[Penalty, slice]]]:
     """The penalties due at ``step``: the rows they append to the discriminator's batch (after the
-    ``2B`` real and fake rows) and, for each, the rows it differentiates."""
+    ``2B`` real and fake rows) and, for each, the rows it differentiates. ``draw`` is passed on to
+    :meth:`Penalty.extra_inputs` (:data:`~bearer_gan.keys.BATCH_DRAW` under DistributedDataParallel)."""
     batch = real.size(0)
     extra, due, end = [], [], 2 * batch
     for penalty in penalties:
         if not penalty.due(step):
             continue
-        rows = penalty.extra_inputs(real, fake)
+        rows = penalty.extra_inputs(real, fake, draw)
         if rows is None:
             due.append((penalty, slice(0, batch)))
         else:

@@ -34,6 +34,9 @@ class TrainingGuard(Callback):
 
     Checking finiteness reads the two losses once per step (a device synchronisation on GPU,
     nothing on CPU): the price of stopping at the very first bad step, before it is checkpointed.
+    Under DistributedDataParallel the losses it reads are the ranks' average, and a stop request
+    counts when any rank had one (:data:`~bearer_gan.keys.STOP_AGREED`, written by the step's one
+    all-reduce, :mod:`bearer_gan.distributed`), so every rank stops at the same step.
 
     Attributes:
         run_state: the state of the current or last run (torchbearer keeps it local to ``Trial.run``).
@@ -41,8 +44,10 @@ class TrainingGuard(Callback):
         stopped_by_request: whether the last run ended because of such a request.
 
     State Requirements:
-        - reads :data:`~bearer_gan.keys.STEP`, :data:`~bearer_gan.keys.GENERATOR_LOSS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`
-        - writes :data:`torchbearer.STOP_TRAINING`, :data:`~bearer_gan.keys.NON_FINITE`, and
+        - reads :data:`~bearer_gan.keys.STEP`, :data:`~bearer_gan.keys.GENERATOR_LOSS`, :data:`~bearer_gan.keys.DISCRIMINATOR_LOSS`,
+          :data:`~bearer_gan.keys.STOP_AGREED` when present
+        - writes :data:`torchbearer.STOP_TRAINING`, :data:`~bearer_gan.keys.NON_FINITE`,
+          :data:`~bearer_gan.keys.STOP_REQUESTED` (its :attr:`stop_requested`), and
           :data:`~bearer_gan.keys.STEP` into the trial's own state
     """
 
@@ -54,6 +59,7 @@ class TrainingGuard(Callback):
     def on_start(self, state):
         self.run_state = state
         self.stopped_by_request = False
+        state[keys.STOP_REQUESTED] = self.stop_requested
 
     def on_step_training(self, state):
         # torchbearer copies the trial's state over the run's at every pass; keep the step count there too
@@ -65,7 +71,7 @@ class TrainingGuard(Callback):
                                if not math.isfinite(value))
             state[keys.NON_FINITE] = (state[keys.STEP], name, value)
             state[torchbearer.STOP_TRAINING] = True
-        elif self.stop_requested.is_set():
+        elif state[keys.STOP_AGREED] if keys.STOP_AGREED in state else self.stop_requested.is_set():
             self.stop_requested.clear()
             self.stopped_by_request = True
             state[torchbearer.STOP_TRAINING] = True

@@ -112,13 +112,16 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
     if compile:
         generator.compile()
         discriminator.compile()
+    guard = TrainingGuard()
     quantities = reported_quantities(gan_loss, all_penalties)
     trial = torchbearer.Trial(generator, None, metrics=gan_metrics(quantities=quantities) + list(metrics),
-                              callbacks=[TrainingGuard()] + list(callbacks), verbose=verbose)
+                              callbacks=[guard] + list(callbacks), verbose=verbose)
     trial.with_closure(gan_closure(d_steps, train_generator=not train_discriminator_only,
                                    train_discriminator=not train_generator_only, precision=precision))
     trial.state.update({
         keys.DISCRIMINATOR: discriminator.to(device),
+        keys.TRAINING_GENERATOR: generator,  # bearer_gan.distributed.data_parallel swaps in DDP wrappers
+        keys.TRAINING_DISCRIMINATOR: discriminator,
         keys.GENERATOR_OPTIMIZER: generator_optimizer,
         keys.DISCRIMINATOR_OPTIMIZER: discriminator_optimizer,
         keys.GENERATOR_CRITERION: generator_criterion or loss_criteria.generator_criterion(gan_loss),
@@ -129,6 +132,7 @@ def gan_trial(generator: nn.Module, discriminator: nn.Module,
         keys.NUM_CLASSES: num_classes,
         keys.REAL_LABEL: real_label,
         keys.STEP: 0,
+        keys.STOP_REQUESTED: guard.stop_requested,
     })
     return trial.to(device)
 

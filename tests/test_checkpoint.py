@@ -16,6 +16,7 @@ import bearer_gan
 from bearer_gan import keys
 from bearer_gan import cli
 from bearer_gan.cli import args as cli_args, read_config
+from bearer_gan.cli.config import CONFIG_FORMAT
 from conftest import batches, make_trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,14 +198,14 @@ def test_resume_problems_are_one_line_errors(tmp_path, reference_run):
 
 def test_a_config_made_before_a_flag_existed_takes_the_value_runs_had_then(tmp_path, reference_run):
     config = json.loads((reference_run / 'config.json').read_text())
-    assert config.pop('config_format') == 2  # a config of format 1, made before --compile existed
-    assert config.pop('compile') is False and config.pop('tensorboard') is False
+    assert config.pop('config_format') == CONFIG_FORMAT  # a config of format 1, made before --compile existed
+    assert config.pop('compile') is False and config.pop('tensorboard') is False and config.pop('no_sync_bn') is False
     config.update(latent_dim=None)
     (tmp_path / 'config.json').write_text(json.dumps(config))
     required = set(cli_args.DEFAULTS) | {'device'}
     assert read_config(str(tmp_path), required) == dict(config, compile=False, tensorboard=False, latent_dim=100,
-                                                        config_format=2)
-    (tmp_path / 'config.json').write_text(json.dumps(dict(config, config_format=3)))
+                                                        no_sync_bn=False, config_format=CONFIG_FORMAT)
+    (tmp_path / 'config.json').write_text(json.dumps(dict(config, config_format=CONFIG_FORMAT + 1)))
     with pytest.raises(cli.UsageError, match='made by a newer version of bearer_gan'):
         read_config(str(tmp_path), required)
 

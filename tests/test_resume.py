@@ -10,6 +10,7 @@ from torchvision.datasets import MNIST
 
 import bearer_gan
 from bearer_gan.cli import train as steps
+from bearer_gan.cli.config import CONFIG_FORMAT
 from bearer_gan.cli.main import main as bearer_gan_main
 from bearer_gan.cli.train import main as train_main
 from conftest import batches, make_trial, tiny_cifar
@@ -104,7 +105,7 @@ def test_resume_extends_a_finished_run_with_steps_and_takes_only_its_flags(tmp_p
 def make_older(out):
     """Turn a finished run into one made before config and checkpoint formats existed (format 1)."""
     config = json.loads((out / 'config.json').read_text())
-    for key in ('config_format', 'compile', 'log_interval', 'tensorboard', 'data'):
+    for key in ('config_format', 'compile', 'log_interval', 'tensorboard', 'data', 'no_sync_bn'):
         config.pop(key)
     config['latent_dim'] = None
     (out / 'config.json').write_text(json.dumps(config))
@@ -125,7 +126,8 @@ def test_a_run_made_by_an_older_version_resumes_with_the_defaults_it_had(tmp_pat
     assert 'made by an older version of bearer_gan (checkpoint format 1)' in err
     assert 'did not record its data' in err
     config = json.loads((out / 'config.json').read_text())
-    assert config['config_format'] == 2 and config['compile'] is False and config['latent_dim'] == 100
+    assert config['config_format'] == CONFIG_FORMAT and config['compile'] is False and config['latent_dim'] == 100
+    assert config['no_sync_bn'] is False
     assert config['data']['dataset'] == 'mnist-5k' and config['data']['images'] == 5000
     train_main([*FLAGS, '--steps', '9', '--quiet', '--out', str(straight)])
     assert rows(out) == rows(straight)

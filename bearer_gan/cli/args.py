@@ -43,6 +43,7 @@ DEFAULTS = dict(
     ema_decay=0.999,          # samples come from a moving average of the generator; 0 turns it off
     precision='fp32',         # 'bf16': autocast, faster on GPUs and on CPUs with bfloat16 instructions
     compile=False,            # torch.compile both networks: for GPUs (slower than eager for these MLPs on a small CPU)
+    no_sync_bn=False,         # under torchrun on several GPUs: keep each GPU's own batch-norm statistics
     sample_interval=500,      # steps between sample grids (GIF frames)
     checkpoint_interval=1000,  # steps between checkpoints (also written at the end and on Ctrl-C)
     log_interval=100,         # steps between progress lines when not on a terminal (and TensorBoard scalars)
@@ -106,6 +107,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help='bf16: train under bfloat16 autocast')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile both networks (pays on GPUs; the first steps wait for the compiler)')
+    parser.add_argument('--no-sync-bn', action='store_true',
+                        help='under torchrun on several GPUs: batch norm per GPU instead of SyncBatchNorm')
     parser.add_argument('--sample-interval', type=parsing.positive_int, default=DEFAULTS['sample_interval'],
                         help='steps between sample grids')
     parser.add_argument('--checkpoint-interval', type=parsing.positive_int, default=DEFAULTS['checkpoint_interval'],

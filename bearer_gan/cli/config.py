@@ -16,7 +16,7 @@ __all__ = ['CONFIG_FORMAT', 'ADDED_KEYS', 'BCE_REAL_LABEL', 'RESUME_FLAGS', 'DIS
            'run_identity', 'same_run', 'run_difference']
 
 #: The format of the ``config.json`` this version writes; one without a ``config_format`` entry is format 1.
-CONFIG_FORMAT = 2
+CONFIG_FORMAT = 3
 
 #: ``{key: (format, value)}``: a ``config.json`` older than ``format`` may lack ``key``, and such a run
 #: trained with ``value``. Add a row for every new flag (``format`` = the one that first always has it).
@@ -38,6 +38,7 @@ ADDED_KEYS: Dict[str, Tuple[int, Any]] = {
     'r1_interval': (2, 1),
     'conditional': (2, False),
     'spectral_norm': (2, False),
+    'no_sync_bn': (3, False),     # --no-sync-bn: runs before it used SyncBatchNorm under torchrun on GPUs
 }
 
 #: The one-sided label smoothing a ``bce`` run uses when ``--real-label`` is not given.

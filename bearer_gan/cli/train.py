@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 import torch
 import torchbearer
 
-from .. import keys
+from .. import distributed, keys
 from ..checkpoint import (CHECKPOINT, PREVIOUS_CHECKPOINT, CheckpointError, GANCheckpoint, load_checkpoint,
                           restore_checkpoint)
 from ..callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
@@ -57,7 +57,8 @@ def make_batches(data: ImageData, config: dict, start_step: int = 0):
     The order of the batches depends only on the seed and the step, so a resumed run starts at ``start_step``.
     """
     return dataset_batches(data, config['batch_size'], config['device'], seed=config['seed'], start_step=start_step,
-                           num_workers=config['data_workers'])
+                           num_workers=config['data_workers'],
+                           rank=distributed.rank(), world_size=distributed.world_size())  # this process's slice
 # docs: end data
 
 
@@ -87,9 +88,15 @@ def make_callbacks(config: dict, spec: dict, *, quiet: bool = False,
                    preview: bool = False) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
     and the checkpoint comes last, once every other callback has written its outputs. What is
-    printed depends on where (:func:`~bearer_gan.cli.display.display_callbacks`)."""
+    printed depends on where (:func:`~bearer_gan.cli.display.display_callbacks`). Under torchrun
+    rank 0 writes and prints everything; the other ranks keep only what trains (the learning-rate
+    schedule) and wait for each checkpoint at a barrier."""
     out, loss = config['out'], LOSSES[config['loss']]
     schedule = [LearningRateSchedule(config['lr_schedule'], config['steps'])] if config['lr_schedule'] != 'constant' else []
+    checkpoint = GANCheckpoint(out, config['checkpoint_interval'], write=distributed.is_main_process(),
+                               after_save=distributed.barrier)
+    if not distributed.is_main_process():
+        return schedule + [checkpoint]
     averaging = [GeneratorEMA(config['ema_decay'])] if config['ema_decay'] > 0 else []
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config['sample_interval'], seed=config['seed'])
     logs = ([TensorBoardLogger(os.path.join(out, 'tensorboard'), config['log_interval'], sampler)]
@@ -104,7 +111,7 @@ def make_callbacks(config: dict, spec: dict, *, quiet: bool = False,
         *logs,
         *display_callbacks(config, sampler, quiet=quiet, preview=preview),  # log lines, a terminal preview
         *([] if quiet else [report_discriminator]),
-        GANCheckpoint(out, config['checkpoint_interval']),
+        checkpoint,
     ]
 
 
@@ -132,6 +139,7 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
     stopped. On a terminal torchbearer draws its progress bar (``verbose=2``); elsewhere the run
     prints log lines instead (:mod:`bearer_gan.cli.display`); ``quiet`` prints neither.
     ``callbacks`` run after the run's own (:func:`make_callbacks`): a benchmark's clock, for instance.
+    Under torchrun both networks train with DistributedDataParallel (:mod:`bearer_gan.distributed`).
     """
     torch.manual_seed(config['seed'])
     spec = make_spec(config, data)
@@ -144,10 +152,14 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
         compile=config['compile'], train_generator_only=config['train_generator_only'],
         train_discriminator_only=config['train_discriminator_only'],
         callbacks=make_callbacks(config, spec, quiet=quiet, preview=preview) + list(callbacks),
-        device=config['device'], verbose=progress_verbosity(quiet))
+        device=config['device'], verbose=progress_verbosity(quiet or not distributed.is_main_process()))
     if checkpoint is not None:
-        restore_checkpoint(trial, checkpoint)
-    return run_gan(trial, batches, config['steps'])
+        restore_checkpoint(trial, checkpoint, callbacks=distributed.is_main_process())
+    with distributed.guarded(trial):  # under torchrun: SIGTERM stops all ranks cleanly; a lost rank is named
+        distributed.data_parallel(trial, sync_batch_norm=not config['no_sync_bn'])
+        history = run_gan(trial, batches, config['steps'])
+        distributed.check_replicas(generator, discriminator)
+    return history
 # docs: end training
 
 
@@ -174,12 +186,21 @@ def prepare(args, parser) -> tuple:
     A resumed run must find the data it trained on (:func:`~bearer_gan.data.data_fingerprint`).
     ``--out`` is only written once the data has loaded. A problem the user can fix (a folder, the
     data, a checkpoint) ends the program with one line and exit code 2.
+
+    Under torchrun this also joins the process group (:func:`bearer_gan.distributed.start`); rank 0
+    loads the data first, writes ``--out`` and prints, and the others train on their own GPU.
     """
-    warnings.showwarning = lambda message, *_, **__: _warn(message)
+    main_process = distributed.is_main_process()
+    warnings.showwarning = (lambda message, *_, **__: _warn(message)) if main_process else (lambda *_, **__: None)
     try:
         return _prepare(args)
-    except (parsing.UsageError, DatasetError, CheckpointError) as error:
-        parsing.fail(parser.prog, error)
+    except (parsing.UsageError, DatasetError, CheckpointError, distributed.UnsupportedUnderDDP) as error:
+        distributed.stop()
+        if main_process:
+            parsing.fail(parser.prog, error)
+        sys.exit(2)  # the other ranks leave the one line to rank 0
+    except distributed.RankFailure:  # rank 0 could not load the data, and said why
+        sys.exit(2)
 
 
 def _has_checkpoint(folder: str) -> bool:
@@ -203,15 +224,25 @@ def _resumed_config(args) -> tuple:
 
 def _prepare(args):
     config, resumed = _resumed_config(args)
-    checkpoint = None
+    checkpoint, main_process = None, distributed.is_main_process()
     if resumed:
-        run_dir.writable_dir(resumed)
-        checkpoint, path = load_checkpoint(resumed, warn=_warn)
+        if main_process:
+            run_dir.writable_dir(resumed)
+        checkpoint, path = load_checkpoint(resumed, warn=_warn if main_process else lambda message: None)
         if checkpoint['step'] > config['steps']:
             raise parsing.UsageError(f"{resumed!r} is at step {checkpoint['step']}, past --steps {config['steps']}")
     if config['tensorboard'] and not tensorboard_available():
         raise parsing.UsageError(TENSORBOARD_MISSING)
-    data = make_data(config)
+    try:
+        distributed.check_global_batch(config['batch_size'])
+    except distributed.UnsupportedUnderDDP as error:
+        raise parsing.UsageError(f'--batch-size: {error}')
+    device = distributed.start(config['device'])
+    data = distributed.one_rank_first(lambda: make_data(config))  # one rank downloads, the others wait
+    try:
+        distributed.check_same('data', f'{data.name} ({len(data.images)} images)')
+    except distributed.UnsupportedUnderDDP as error:
+        raise parsing.UsageError(f'{error}; give every machine the same files in --data-dir')
     if config['conditional'] and data.labels is None:
         raise parsing.UsageError(f"--conditional trains on class labels and {data.name!r} has none; put the images "
                                  'in one sub-folder per class, or leave out --conditional')
@@ -222,20 +253,22 @@ def _prepare(args):
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
-    record_data(config, data, resumed)
-    batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
-    if resumed:
+    record_data(config, data, resumed, warn=_warn if main_process else lambda text: None)
+    if resumed and main_process:
         run_dir.write_config(resumed, config)
         if not args.quiet:
             print(_resumed_line(args, resumed, path, checkpoint['step'], config['steps']))
-    else:
+    elif main_process:
         run_dir.prepare_out_dir(args.out, config)
+    config = dict(config, device=device)  # config.json keeps 'cuda'; under torchrun each rank trains on its own GPU
+    batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
     return config, checkpoint, data, batches
 
 
-def record_data(config: dict, data: ImageData, resumed: Optional[str] = None) -> dict:
+def record_data(config: dict, data: ImageData, resumed: Optional[str] = None, warn=_warn) -> dict:
     """Record in ``config`` what the run trains on: ``dataset`` becomes the set actually loaded (``mnist-5k``
     after the offline fallback of ``mnist``) and ``data`` its fingerprint, with the set asked for.
+    ``warn`` prints the note about a run that recorded no data (nothing on ranks but the first).
 
     Raises:
         UsageError: when resuming a run whose recorded data differ from ``data``.
@@ -247,7 +280,7 @@ def record_data(config: dict, data: ImageData, resumed: Optional[str] = None) ->
         if difference:
             raise parsing.UsageError(f'cannot resume {resumed!r} on different data: {difference}')
     elif resumed:
-        _warn(f'{resumed} was made by an older version of bearer_gan that did not record its data; '
+        warn(f'{resumed} was made by an older version of bearer_gan that did not record its data; '
               f'from now on it records {loaded["dataset"]} ({loaded["images"]} images)')
     requested = recorded.get('requested', config['dataset']) if isinstance(recorded, dict) else config['dataset']
     config.update(dataset=data.name, data=dict(loaded, requested=requested))
@@ -265,21 +298,43 @@ def _resumed_line(args, run: str, path: str, step: int, steps: int) -> str:
 @contextlib.contextmanager
 def clean_exits(config: dict, program: str):
     """A run that stops on a non-finite loss exits with code 1, one stopped by Ctrl-C or SIGTERM with 130;
-    both say where the outputs and the checkpoint are (:func:`bearer_gan.trial.run_gan` has written them)."""
-    out = config['out']
+    both say where the outputs and the checkpoint are (:func:`bearer_gan.trial.run_gan` has written them).
+
+    Under torchrun every rank stops at the same step and exits with the same code; rank 0 prints the
+    message and the others one line each. A lost rank ends the run with code 1 and one line naming it.
+    On the way out the process group is left (:func:`bearer_gan.distributed.stop`).
+    """
+    out, main_process = config['out'], distributed.is_main_process()
+    checkpoint_path = os.path.join(out, CHECKPOINT)
     try:
         yield
     except NonFiniteLossError as error:
-        checkpoint_path = os.path.join(out, CHECKPOINT)
+        distributed.stop()
         last_good = (f'the last good checkpoint is {checkpoint_path}' if os.path.exists(checkpoint_path)
                      else 'no checkpoint was due before it')
-        print(f'{program}: {error}. The GIF and history so far are in {out}; {last_good}. Try a lower --lr.',
-              file=sys.stderr)
+        if main_process:
+            print(f'{program}: {error}. The GIF and history so far are in {out}; {last_good}. Try a lower --lr.',
+                  file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print(f'\nstopped: the outputs so far and a checkpoint are in {out}; continue with '
-              f'{program} --resume {out}', file=sys.stderr)
+    except KeyboardInterrupt as error:
+        distributed.stop()
+        if main_process:
+            print(f'\nstopped: the outputs so far and a checkpoint are in {out}; continue with '
+                  f'{program} --resume {out}', file=sys.stderr)
+        else:
+            print(f'rank {distributed.rank()}: {str(error) or "stopped"}', file=sys.stderr)
         sys.exit(130)
+    except distributed.RankFailure as error:  # no goodbye to the group: a rank is gone
+        if error.report:
+            print(f'{program}: error: {error}. The last checkpoint is {checkpoint_path}; continue with '
+                  f'{program} --resume {out}', file=sys.stderr)
+        sys.exit(1)
+    except distributed.UnsupportedUnderDDP as error:
+        distributed.stop()
+        if main_process:
+            parsing.fail(program, error)
+        sys.exit(2)
+    distributed.stop()
 
 
 def score_summary(scores: dict) -> str:
@@ -299,7 +354,9 @@ def score_summary(scores: dict) -> str:
 
 def report(config: dict, history, seconds: float, evaluate: bool = True, quiet: bool = False):
     """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs
-    (``quiet``: the summary and the scores only)."""
+    (``quiet``: the summary and the scores only). Under torchrun rank 0 does; the others have nothing to report."""
+    if not distributed.is_main_process():
+        return
     out, metrics = config['out'], (history[-1] if history else {})
     step = metrics.get('step', config['steps'])
     means = ', '.join(f'{label} = {metrics[name]:.3f}' for name, label in (

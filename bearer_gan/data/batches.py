@@ -4,7 +4,8 @@ The whole data set lives on the training device as bytes (:mod:`bearer_gan.data.
 a batch is one indexing operation plus one scaling: no per-sample PIL transform (which costs
 about 40% of a CPU training step for the small MLPs) and no host-to-device copy per step. The
 order of the batches is a pure function of ``(seed, step)``, so a run resumed at any step sees
-exactly the batches the uninterrupted run saw.
+exactly the batches the uninterrupted run saw. Under DistributedDataParallel each process takes
+its contiguous slice of that global batch, so the ranks' slices together are the one-process batch.
 """
 from typing import Iterator, Optional, Tuple
 
@@ -31,17 +32,27 @@ class ShuffledBatchSampler(Sampler):
     A run resumed at step ``s`` therefore sees exactly the batches the uninterrupted run saw.
     ``len()`` is ``P``, the batches in one pass.
 
+    With ``world_size`` processes, ``batch_size`` is still the global batch: rank ``r`` yields the
+    ``r``-th of ``world_size`` contiguous slices of it, ``batch_size // world_size`` indices. The
+    order does not depend on the number of processes, so a run can resume at another world size.
+
     Args:
         num_images: size of the data set.
-        batch_size: indices per batch, between 1 and ``num_images``.
+        batch_size: indices per global batch, between 1 and ``num_images``.
         seed: seed of the order.
         start_step: the first batch to yield (the steps a resumed run has already done).
+        rank: this process's slice, ``0 <= rank < world_size``.
+        world_size: processes sharing each batch; must divide ``batch_size``.
     """
 
-    def __init__(self, num_images: int, batch_size: int, seed: int = 0, start_step: int = 0):
+    def __init__(self, num_images: int, batch_size: int, seed: int = 0, start_step: int = 0, rank: int = 0,
+                 world_size: int = 1):
         if not 1 <= batch_size <= num_images:
             raise ValueError(f'batch size must be between 1 and the number of images ({num_images}), got {batch_size}')
+        if world_size < 1 or not 0 <= rank < world_size or batch_size % world_size:
+            raise ValueError(f'batch size {batch_size} must divide into {world_size} equal slices, rank {rank} of them')
         self.num_images, self.batch_size, self.seed, self.step = num_images, batch_size, seed, start_step
+        self.slice = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
         self._order = (None, None)
 
     def __len__(self) -> int:
@@ -58,7 +69,7 @@ class ShuffledBatchSampler(Sampler):
         while True:
             epoch, batch = divmod(self.step, len(self))
             self.step += 1
-            yield self.order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size]
+            yield self.order(epoch)[batch * self.batch_size:(batch + 1) * self.batch_size][self.slice]
 
 
 class UnitRangeImages(Dataset):
@@ -87,7 +98,7 @@ class UnitRangeImages(Dataset):
 
 
 def image_batches(images: torch.Tensor, labels: Optional[torch.Tensor], batch_size: int, seed: int = 0,
-                  start_step: int = 0) -> DataLoader:
+                  start_step: int = 0, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Endless shuffled ``(images, labels)`` batches drawn by index from tensors already on the training device.
 
     A :class:`~torch.utils.data.DataLoader` over :class:`UnitRangeImages` with a
@@ -100,8 +111,10 @@ def image_batches(images: torch.Tensor, labels: Optional[torch.Tensor], batch_si
         batch_size: images per step, at most ``N``.
         seed: seed of the shuffling order.
         start_step: steps already done (to resume a run where it stopped).
+        rank: under DistributedDataParallel, which contiguous slice of each global batch this process takes.
+        world_size: the number of processes; each batch then holds ``batch_size // world_size`` images.
     """
-    sampler = ShuffledBatchSampler(len(images), batch_size, seed, start_step)
+    sampler = ShuffledBatchSampler(len(images), batch_size, seed, start_step, rank, world_size)
     # its own generator: a DataLoader iterator otherwise draws a seed from the global RNG, which the noise uses
     return DataLoader(UnitRangeImages(images, labels), sampler=sampler, batch_size=None,
                       generator=torch.Generator().manual_seed(seed))

@@ -8,7 +8,8 @@ training process trains. The batches come from the same
 order is the same pure function of ``(seed, step)`` as in memory, and the images are decoded by
 the same function as an in-memory load: a streamed run gives bit-identical batches, resumes
 exactly, and may switch to memory (or back) between a stop and its ``--resume``. Workers send
-``uint8`` batches; they are scaled to ``[-1, 1]`` on the training device, as in memory.
+``uint8`` batches; they are scaled to ``[-1, 1]`` on the training device, as in memory. Under
+DistributedDataParallel each process decodes only its slice of each global batch, as in memory.
 """
 import os
 from typing import Iterator, Optional, Tuple
@@ -113,7 +114,8 @@ class DeviceBatches:
 
 # docs: streamed
 def streamed_batches(images, labels: Optional[torch.Tensor], batch_size: int, device='cpu', seed: int = 0,
-                     start_step: int = 0, num_workers: Optional[int] = None) -> DeviceBatches:
+                     start_step: int = 0, num_workers: Optional[int] = None, rank: int = 0,
+                     world_size: int = 1) -> DeviceBatches:
     """Endless shuffled ``(images, labels)`` batches decoded from files by worker processes, scaled on ``device``.
 
     The same batches, step for step, as :func:`~bearer_gan.data.batches.image_batches` over the
@@ -127,9 +129,11 @@ def streamed_batches(images, labels: Optional[torch.Tensor], batch_size: int, de
         seed: seed of the shuffling order.
         start_step: steps already done (to resume a run where it stopped).
         num_workers: decoding processes; None: :func:`stream_workers`; 0 decodes in this process.
+        rank: under DistributedDataParallel, which contiguous slice of each global batch this process takes.
+        world_size: the number of processes; each batch then holds ``batch_size // world_size`` images.
     """
     workers = stream_workers() if num_workers is None else num_workers
-    sampler = ShuffledBatchSampler(len(images), batch_size, seed, start_step)
+    sampler = ShuffledBatchSampler(len(images), batch_size, seed, start_step, rank, world_size)
     loader = DataLoader(LabelledImages(images, labels), batch_sampler=sampler, num_workers=workers,
                         pin_memory=torch.device(device).type == 'cuda', prefetch_factor=4 if workers else None,
                         generator=torch.Generator().manual_seed(seed))  # keeps the global RNG for the noise
@@ -138,12 +142,15 @@ def streamed_batches(images, labels: Optional[torch.Tensor], batch_size: int, de
 
 
 def dataset_batches(data, batch_size: int, device='cpu', seed: int = 0, start_step: int = 0,
-                    num_workers: Optional[int] = None):
+                    num_workers: Optional[int] = None, rank: int = 0, world_size: int = 1):
     """The batches of an :class:`~bearer_gan.data.datasets.ImageData`: from memory when its images are a
     tensor (moved to ``device`` once, :func:`~bearer_gan.data.batches.image_batches`), else streamed
-    (:func:`streamed_batches`). Either way the same batches for the same ``seed`` and step."""
+    (:func:`streamed_batches`). Either way the same batches for the same ``seed`` and step, and under
+    DistributedDataParallel this process's slice (``rank`` of ``world_size``) of each global batch."""
     if isinstance(data.images, torch.Tensor):
         images = data.images.to(device)
         labels = None if data.labels is None else data.labels.to(device)
-        return image_batches(images, labels, batch_size, seed=seed, start_step=start_step)
-    return streamed_batches(data.images, data.labels, batch_size, device, seed, start_step, num_workers)
+        return image_batches(images, labels, batch_size, seed=seed, start_step=start_step, rank=rank,
+                             world_size=world_size)
+    return streamed_batches(data.images, data.labels, batch_size, device, seed, start_step, num_workers, rank,
+                            world_size)
