@@ -17,11 +17,16 @@ Two measurements, printed (``python benchmarks/folders.py --help``):
   process training the same way on 256 images is subtracted, which removes the interpreter,
   the libraries and the models; what remains is divided by the size of the ``uint8`` array.
   The target is at most 1.5.
+
+``--out FILE`` also writes the printed report, with the command and the load average at the
+start and at the end, to ``FILE``.
 """
 import argparse
 import json
 import os
 import pickle
+import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ import torch
 from PIL import Image
 
 import bearer_gan
+from gan_bench.machine import load_average, machine_name
 
 MEMORY_CASES = ('baseline', 'cifar10', 'folder-first', 'folder-cached', 'folder-streamed')
 
@@ -73,14 +79,14 @@ def torchvision_epoch(root: str, image_size, workers: int) -> int:
     return sum(len(images) for images, _ in loader)
 
 
-def loading(args):
+def loading(args, emit=print):
     with tempfile.TemporaryDirectory() as scratch:
         root = args.folder
         if root is None:
             root = os.path.join(scratch, 'images')
             began = time.perf_counter()
             write_folder(root, args.images, args.size)
-            print(f'wrote {args.images} RGB {args.size} x {args.size} JPEGs in {time.perf_counter() - began:.1f} s')
+            emit(f'wrote {args.images} RGB {args.size} x {args.size} JPEGs in {time.perf_counter() - began:.1f} s')
         rows = []
         began, cpu = time.perf_counter(), cpu_seconds()
         count = torchvision_epoch(root, args.image_size, args.workers)
@@ -94,11 +100,12 @@ def loading(args):
                                           channels=channels, num_workers=args.workers, progress=False,
                                           memory_limit=2 ** 40)
             rows.append((what, len(data), time.perf_counter() - began, cpu_seconds() - cpu))
-        print(f'\nfolder loading: {root}, image size {args.image_size or "as stored"}, {args.workers} workers, '
+        emit('')
+        emit(f'folder loading: {root}, image size {args.image_size or "as stored"}, {args.workers} workers, '
               f'{torch.get_num_threads()} torch threads')
-        print(f'  {"":<40} {"images":>7} {"wall s":>8} {"images/s":>9} {"CPU s":>7} {"images/CPU s":>13}')
+        emit(f'  {"":<40} {"images":>7} {"wall s":>8} {"images/s":>9} {"CPU s":>7} {"images/CPU s":>13}')
         for what, count, seconds, cpu in rows:
-            print(f'  {what:<40} {count:>7} {seconds:8.2f} {count / seconds:9.0f} {cpu:7.2f} {count / cpu:13.0f}')
+            emit(f'  {what:<40} {count:>7} {seconds:8.2f} {count / seconds:9.0f} {cpu:7.2f} {count / cpu:13.0f}')
 
 
 # --- peak memory --------------------------------------------------------------------------------------------------
@@ -169,13 +176,14 @@ def write_png_folder(root: str, count: int, seed: int = 0):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(os.path.join(folder, f'{index}.png'))
 
 
-def memory(args):
+def memory(args, emit=print):
     array_bytes = args.memory_images * 3 * 32 * 32
     with tempfile.TemporaryDirectory() as scratch:
         began = time.perf_counter()
         write_cifar_batches(scratch, args.memory_images)
         write_png_folder(os.path.join(scratch, 'folder'), args.memory_images)
-        print(f'\nwrote {args.memory_images} images as CIFAR-10 batches and as PNGs in '
+        emit('')
+        emit(f'wrote {args.memory_images} images as CIFAR-10 batches and as PNGs in '
               f'{time.perf_counter() - began:.0f} s')
         results = {}
         for case in MEMORY_CASES:
@@ -183,12 +191,12 @@ def memory(args):
                                     check=True, capture_output=True, text=True, timeout=1800).stdout
             results[case] = json.loads(output.strip().splitlines()[-1])
     baseline = results['baseline']['peak']
-    print(f'peak memory, {args.memory_images} x 3 x 32 x 32 uint8 = {array_bytes / 2 ** 20:.1f} MiB, 20 training steps '
+    emit(f'peak memory, {args.memory_images} x 3 x 32 x 32 uint8 = {array_bytes / 2 ** 20:.1f} MiB, 20 training steps '
           f'of a small MLP pair; baseline (256 images): {baseline / 2 ** 20:.0f} MiB')
     for case in MEMORY_CASES[1:]:
         result = results[case]
         ratio = (result['peak'] - baseline) / array_bytes
-        print(f'  {case:<16} load {result["load_seconds"]:6.1f} s   peak {result["peak"] / 2 ** 20:7.0f} MiB   '
+        emit(f'  {case:<16} load {result["load_seconds"]:6.1f} s   peak {result["peak"] / 2 ** 20:7.0f} MiB   '
               f'over baseline {(result["peak"] - baseline) / 2 ** 20:6.0f} MiB = {ratio:4.2f} x the array '
               f'({"within" if ratio <= 1.5 else "over"} the 1.5 x target)')
 
@@ -202,16 +210,32 @@ def main(argv=None):
     parser.add_argument('--workers', type=int, default=2, help='decoding processes, for both loaders')
     parser.add_argument('--memory-images', type=int, default=50000, help='images of the CIFAR-sized set')
     parser.add_argument('--skip', choices=('loading', 'memory'), action='append', default=[])
+    parser.add_argument('--out', default=None, help='also write the printed report to this text file')
     parser.add_argument('--memory-case', choices=MEMORY_CASES, help=argparse.SUPPRESS)
     parser.add_argument('--scratch', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_case:
         return memory_case(args.memory_case, args.scratch)
     args.image_size = args.image_size or None
+    report = []
+
+    def emit(line=''):
+        print(line, flush=True)
+        report.append(line)
+
+    emit('command: ' + shlex.join([sys.executable] + sys.argv))
+    emit(f'machine: {machine_name("cpu")}; torch {torch.__version__}, python {platform.python_version()}')
+    emit(f'load average at start: {load_average()} (other work on the machine slows the wall-clock rates; '
+         'the CPU-time rates are the fairer comparison on a busy machine)')
     if 'loading' not in args.skip:
-        loading(args)
+        loading(args, emit)
     if 'memory' not in args.skip:
-        memory(args)
+        memory(args, emit)
+    emit('')
+    emit(f'load average at end: {load_average()}')
+    if args.out:
+        with open(args.out, 'w') as out:
+            out.write('\n'.join(report) + '\n')
 
 
 if __name__ == '__main__':

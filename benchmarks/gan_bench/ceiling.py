@@ -45,7 +45,8 @@ def trace_step(variant, setup: Setup):
     """
     _, _, unit_images, unit_labels = setup.data
     batch_size, device, latent_dim = setup.batch_size, setup.device, setup.latent_dim
-    generator, discriminator, g_opt, d_opt = make_models(setup.model, latent_dim, device, seed=0)
+    generator, discriminator, g_opt, d_opt = make_models(setup.model, latent_dim, device, seed=0,
+                                                         image_shape=setup.image_shape)
     counter, products = FlopCounterMode(display=False), MatrixProducts()
     if variant == 'c':
         ones = torch.ones(batch_size, 1, device=device)

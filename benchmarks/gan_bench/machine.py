@@ -104,6 +104,10 @@ def probe_memory(script, variant, args, device):
     if args.threads:
         command += ['--threads', str(args.threads)]
     command += ['--precision', args.precision] + (['--compile'] if args.compile else [])
+    if args.image_size:
+        command += ['--image-size', str(args.image_size)]
+    if args.channels:
+        command += ['--channels', str(args.channels)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f'memory probe for ({variant}) failed:\n{done.stderr}')

@@ -34,7 +34,8 @@ PRODUCT_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::c
 def profile_report(setup: Setup, warmup, steps):
     """Where (d)'s time goes: torch.profiler's operators by self time over ``steps`` steps, and a summary."""
     device = setup.device
-    generator, discriminator, _, _ = make_models(setup.model, setup.latent_dim, device, seed=0)
+    generator, discriminator, _, _ = make_models(setup.model, setup.latent_dim, device, seed=0,
+                                                 image_shape=setup.image_shape)
     profiler = StepProfiler(max(warmup, 1), steps, device)
     train_bearer_gan(generator, discriminator, setup, max(warmup, 1) + steps, 0, profiler)
     events = profiler.profiler.key_averages()

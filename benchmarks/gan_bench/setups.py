@@ -16,12 +16,15 @@ from torchvision import transforms
 
 import bearer_gan
 
-__all__ = ['LR', 'BETAS', 'Setup', 'PILDigits', 'pil_loader', 'endless', 'seeded_image_batches', 'tensor_batches',
+__all__ = ['LR', 'BETAS', 'MNIST_SHAPE', 'Setup', 'PILDigits', 'pil_loader', 'endless', 'seeded_image_batches', 'tensor_batches',
            'make_models', 'TutorialGenerator', 'TutorialDiscriminator', 'tutorial_gen_crit', 'tutorial_disc_crit',
            'tutorial_metrics', 'plain_step', 'GEN_OPT', 'GEN_CRIT', 'DISC_OPT', 'DISC_MODEL', 'DISC_IMGS',
            'DISC_CRIT', 'VALID', 'FAKE']
 
 LR, BETAS = 2e-4, (0.5, 0.999)
+
+#: ``(C, H, W)`` of the MNIST digits, the only shape the tutorial's PIL loader (variants (a), (b)) reads.
+MNIST_SHAPE = (1, 28, 28)
 
 # State keys of the tutorial set-up (a).
 GEN_OPT = tb.state_key('bench_gen_opt')
@@ -38,8 +41,9 @@ FAKE = tb.state_key('bench_fake')
 
 class Setup(NamedTuple):
     """What one measurement trains: the data ``(uint8 images, labels, images in [-1, 1] on the device,
-    labels on the device)``, the model pair, the batch size, the device, and (d) and (e)'s precision
-    and compilation."""
+    labels on the device)``, the model pair, the batch size, the device, (d) and (e)'s precision
+    and compilation, and the ``(C, H, W)`` the models are built for (the uint8 images are
+    ``(N, 28, 28)`` for :data:`MNIST_SHAPE`, as the PIL loader reads them, else ``(N, C, H, W)``)."""
     data: tuple
     model: str
     latent_dim: int
@@ -47,6 +51,7 @@ class Setup(NamedTuple):
     device: str
     precision: str = 'fp32'
     compile: bool = False
+    image_shape: tuple = MNIST_SHAPE
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -96,9 +101,9 @@ def tensor_batches(images, batch_size):
 
 # ----------------------------------------------------------------------------------------------- models
 
-def make_models(model, latent_dim, device, seed):
+def make_models(model, latent_dim, device, seed, image_shape=MNIST_SHAPE):
     torch.manual_seed(seed)  # same initial weights for every variant of a repetition
-    generator, discriminator = bearer_gan.build_models(model, latent_dim)
+    generator, discriminator = bearer_gan.build_models(model, latent_dim, image_shape)
     generator, discriminator = generator.to(device), discriminator.to(device)
     return (generator, discriminator, torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS),
             torch.optim.Adam(discriminator.parameters(), lr=LR, betas=BETAS))

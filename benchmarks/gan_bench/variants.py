@@ -24,9 +24,10 @@ from bearer_gan.cli import args as train_args
 from bearer_gan.cli import train as run_steps
 
 from .machine import synchronize
-from .setups import (BETAS, DISC_CRIT, DISC_IMGS, DISC_MODEL, DISC_OPT, FAKE, GEN_CRIT, GEN_OPT, LR, VALID, Setup,
-                     TutorialDiscriminator, TutorialGenerator, endless, make_models, pil_loader, plain_step,
-                     seeded_image_batches, tensor_batches, tutorial_disc_crit, tutorial_gen_crit, tutorial_metrics)
+from .setups import (BETAS, DISC_CRIT, DISC_IMGS, DISC_MODEL, DISC_OPT, FAKE, GEN_CRIT, GEN_OPT, LR, MNIST_SHAPE,
+                     VALID, Setup, TutorialDiscriminator, TutorialGenerator, endless, make_models, pil_loader,
+                     plain_step, seeded_image_batches, tensor_batches, tutorial_disc_crit, tutorial_gen_crit,
+                     tutorial_metrics)
 
 __all__ = ['VARIANTS', 'VARIANT_NAMES', 'StepTimer', 'default_cycle', 'run_variant', 'train_bearer_gan',
            'train_as_user', 'measure']
@@ -121,7 +122,8 @@ def _train_tutorial(generator, discriminator, g_opt, d_opt, setup: Setup, steps,
 def run_variant(variant, setup: Setup, warmup, steps, seed):
     """Build variant ``variant`` afresh and return the seconds its ``steps`` timed steps took."""
     images, labels, unit_images, _ = setup.data
-    generator, discriminator, g_opt, d_opt = make_models(setup.model, setup.latent_dim, setup.device, seed)
+    generator, discriminator, g_opt, d_opt = make_models(setup.model, setup.latent_dim, setup.device, seed,
+                                                         setup.image_shape)
     if variant in ('b', 'c'):
         if variant == 'b':
             batches = (real for real, _ in endless(pil_loader(images, labels, setup.batch_size)))
@@ -149,6 +151,14 @@ def train_bearer_gan(generator, discriminator, setup: Setup, steps, seed, callba
     bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, setup.batch_size, seed), steps)
 
 
+def _shape_flags(image_shape):
+    """The command-line flags that load ``mnist-5k`` at ``image_shape``: none for the digits' own shape."""
+    if tuple(image_shape) == MNIST_SHAPE:
+        return []
+    channels, size, _ = image_shape
+    return ['--image-size', str(size), '--channels', str(channels)]
+
+
 def train_as_user(generator, discriminator, setup: Setup, steps, seed, callback):
     """Variant (e): ``steps`` steps of the run ``examples/gan.py`` makes with its defaults, through the same
     package functions (:mod:`bearer_gan.cli.train`): its callbacks, all of them, with its outputs written into a
@@ -157,7 +167,8 @@ def train_as_user(generator, discriminator, setup: Setup, steps, seed, callback)
     out = tempfile.mkdtemp(prefix='bearer_gan_bench_')
     parser, args = run_steps.parse(['--model', setup.model, '--latent-dim', str(setup.latent_dim), '--batch-size',
                                     str(setup.batch_size), '--precision', setup.precision, '--seed', str(seed),
-                                    '--out', out, '--dataset', 'mnist-5k'] + ['--compile'] * setup.compile)
+                                    '--out', out, '--dataset', 'mnist-5k'] + ['--compile'] * setup.compile
+                                   + _shape_flags(setup.image_shape))
     config = train_args.train_config(args, setup.device)  # every flag, as the command line would give it
     spec = bearer_gan.model_spec(setup.model, setup.latent_dim, tuple(unit_images.shape[1:]))
     g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), config['lr'], config['beta1'])
