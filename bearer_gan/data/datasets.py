@@ -57,15 +57,15 @@ class ImageData:
         labels: ``int64`` ``(N,)`` class indices, or None for an unlabelled set.
         classes: the class names, index by index, or None for an unlabelled set.
         name: the data set actually loaded: ``mnist-5k`` after ``mnist`` fell back to it.
-        files: for a folder, its image files in data set order (a
-            :class:`~bearer_gan.data.image_files.FolderImages`, whether or not ``images`` holds them
-            decoded); None for a named data set.
+        source: for a folder, a digest of its files as listed when loaded (relative paths, sizes,
+            modification times, labels: :attr:`~bearer_gan.data.folder_cache.FolderCache.fingerprint`),
+            the same whether ``images`` holds them decoded or streams them; None for a named data set.
     """
     images: torch.Tensor  # or a FolderImages, when streamed
     labels: Optional[torch.Tensor]
     classes: Optional[Tuple[str, ...]]
     name: str
-    files: Optional[object] = None  # a FolderImages, for a folder
+    source: Optional[str] = None
 
     @property
     def image_shape(self) -> Tuple[int, int, int]:

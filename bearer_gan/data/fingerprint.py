@@ -4,12 +4,12 @@ A data set's name does not pin its contents: ``mnist`` is 60,000 digits online a
 offline fallback, the 5,000 of ``mnist-5k``; a folder of images can change between two runs.
 :func:`data_fingerprint` records the set actually loaded, its number of images and a SHA-256 of
 its decoded images and labels (about a tenth of a second for MNIST), and ``config.json`` keeps it.
-A folder is not read again for it, in memory or streamed from disk: its digest covers each file's
-path, size and modification time (what the folder cache compares) and the shape the files decode
-to, so a run made in memory resumes streamed, and the other way round.
+A folder is not read again for it, in memory or streamed from disk: its digest covers the digest
+of each file's path, size and modification time that loading it made for its cache
+(:attr:`~bearer_gan.data.datasets.ImageData.source`) and the shape the files decode to, so a run
+made in memory resumes streamed, and the other way round.
 """
 import hashlib
-import os
 from typing import Dict, Optional, Union
 
 import numpy as np
@@ -34,11 +34,8 @@ def data_fingerprint(data: ImageData) -> Dict[str, Union[str, int]]:
     the files' names, sizes and modification times instead, and the labels.
     """
     digest = hashlib.sha256()
-    if data.files is not None:
-        files = data.files
-        stamps = [(name, os.stat(os.path.join(files.root, name)).st_size,
-                   os.stat(os.path.join(files.root, name)).st_mtime_ns) for name in files.files]
-        digest.update(repr((stamps, files.image_shape, files.image_size)).encode())
+    if data.source is not None:
+        digest.update(repr((data.source, tuple(data.images.shape))).encode())
     else:
         _update(digest, data.images)
     if data.labels is not None:

@@ -227,11 +227,10 @@ def load_folder(path: str, data_dir: str = './data', image_size: Optional[int] =
         warnings.warn(f'skipped {len(skipped)} unreadable image file{"s" if len(skipped) > 1 else ""} in {path!r}: '
                       f'{", ".join(skipped[:5])}{", ..." if len(skipped) > 5 else ""}', stacklevel=2)
     if stream:
-        images = FolderImages(path, plan['files'], plan['shape'], plan['image_size'])
+        images = FolderImages(path, plan['files'], plan['shape'], plan['image_size'])  # the files left after skipping
         if progress:
             print(f'streaming {path} from disk: its {len(images)} decoded images take {_bytes(images.shape.numel())}, '
                   f'more than the {_bytes(limit)} they may use in memory (--data-memory)', flush=True)
     labels = None if plan['labels'] is None else torch.tensor(plan['labels'], dtype=torch.int64)
     classes = None if plan['classes'] is None else tuple(plan['classes'])
-    files = FolderImages(path, plan['files'], plan['shape'], plan['image_size'])
-    return ImageData(images, labels, classes, path, files=files)
+    return ImageData(images, labels, classes, path, source=cache.fingerprint)
