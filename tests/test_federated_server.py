@@ -128,6 +128,16 @@ def test_config_round_trips_through_flowers_flat_form():
     assert RoundConfig.from_mapping(client, owner=1).lr == 1e-3
 
 
+def test_a_federation_trains_with_one_owners_round_defaults():
+    """Every training setting the federation hands its owners defaults to what one round defaults to."""
+    federation, round_defaults = FederatedConfig(), RoundConfig()
+    shared = [field.name for field in dataclasses.fields(RoundConfig) if hasattr(federation, field.name)]
+    assert {'model', 'lr', 'beta1', 'batch_size', 'real_label', 'local_steps', 'precision', 'seed'} <= set(shared)
+    for name in shared:
+        if name != 'device':  # the server's evaluation device, not an owner's
+            assert getattr(federation, name) == getattr(round_defaults, name), name
+
+
 def test_the_flower_apps_run_config_defaults_are_the_configs_defaults():
     with open(ROOT / 'bearer_gan' / 'federated' / 'flower_app' / 'pyproject.toml', 'rb') as handle:
         app = tomllib.load(handle)['tool']['flwr']['app']

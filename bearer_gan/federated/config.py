@@ -44,29 +44,30 @@ class FederatedConfig:
         out: folder of the server's outputs (grids, GIFs, history, checkpoints, models).
         device: where the server evaluates; the default device when empty (owners use their own).
 
-    The remaining attributes are the training recipe, as in :class:`~bearer_gan.federated.rounds.RoundConfig`.
+    The remaining attributes are the training recipe, as in :class:`~bearer_gan.federated.rounds.RoundConfig`,
+    whose defaults they take: one owner's round and the federation agree by construction.
     """
     owners: int = 5
     participants: int = 0
     rounds: int = 10
-    local_steps: int = 100
+    local_steps: int = RoundConfig.local_steps
     split: str = 'iid'
     optimizer_state: str = 'keep'
-    model: str = 'tutorial'
-    latent_dim: int = 0
-    batch_size: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
-    d_steps: int = 1
-    real_label: float = 0.9
-    train_generator_only: bool = False
-    train_discriminator_only: bool = False
-    precision: str = 'fp32'
+    model: str = RoundConfig.model
+    latent_dim: int = RoundConfig.latent_dim
+    batch_size: int = RoundConfig.batch_size
+    lr: float = RoundConfig.lr
+    beta1: float = RoundConfig.beta1
+    d_steps: int = RoundConfig.d_steps
+    real_label: float = RoundConfig.real_label
+    train_generator_only: bool = RoundConfig.train_generator_only
+    train_discriminator_only: bool = RoundConfig.train_discriminator_only
+    precision: str = RoundConfig.precision
     ema_decay: float = 0.5
     eval_samples: int = 2000
     dataset: str = 'mnist-5k'
     data_dir: str = './data'
-    seed: int = 0
+    seed: int = RoundConfig.seed
     out: str = 'runs/federated'
     device: str = ''
 
