@@ -157,10 +157,18 @@ class Budget(Callback):
         self._started = time.perf_counter()
 
 
-def scores_of(generator, latent_dim: int, scorer) -> dict:
-    scores = evaluate_generator(generator, latent_dim, n=10000, scorer=scorer)
+def scores_of(generator, latent_dim: int, scorer, num_classes: Optional[int] = None) -> dict:
+    """FID, coverage and smallest class share of 10,000 samples (a conditional generator's labels balanced)."""
+    scores = evaluate_generator(generator, latent_dim, n=10000, scorer=scorer, num_classes=num_classes)
     return dict(fid=round(scores['fid'], 2), classes_covered=scores['classes_covered'],
                 smallest_share=round(min(scores['class_shares']), 4))
+
+
+def draw_grid(generator, spec: dict, path: str):
+    """A 10 x 10 grid of the generator's samples (one class per row for a conditional one)."""
+    labels = None if spec.get('num_classes') is None else bearer_gan.class_rows(spec['num_classes'], 10)
+    count = 100 if labels is None else len(labels)
+    bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], count, seed=0, labels=labels), path, nrow=10)
 
 
 def parse_recipe(flags: List[str], out: str, data_dir: str, steps: int):
@@ -218,17 +226,18 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
     config, _, data, batches = cli_train.prepare(args, parser)
     scorer = scorer_for(DATASET, 'cpu')
     budget = Budget(options.budget_seconds, steps, options.curve,
-                    lambda state: scores_of(bearer_gan.sampling_generator(state), state[keys.LATENT_DIM], scorer))
+                    lambda state: scores_of(bearer_gan.sampling_generator(state), state[keys.LATENT_DIM], scorer,
+                                            state.get(keys.NUM_CLASSES)))
     print(f'{name}: {shown_flags(config)}, ' + (f'{steps} steps' if steps else f'{options.budget_seconds:g} s'),
           flush=True)
     cli_train.train(config, data, batches, callbacks=[budget])
     generator, spec = bearer_gan.load_generator(out)
-    final = scores_of(generator, spec['latent_dim'], scorer)
+    final = scores_of(generator, spec['latent_dim'], scorer, spec.get('num_classes'))
     done = budget.step
     curve = budget.curve + [dict(step=done, seconds=round(budget.elapsed, 1), **final)]
     grid = os.path.join(options.docs, 'img', 'fashion', f"{name.replace(' ', '-')}.png")
     os.makedirs(os.path.dirname(grid), exist_ok=True)
-    bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], 100, seed=0), grid, nrow=10)
+    draw_grid(generator, spec, grid)
     seconds = options.budget_seconds if steps else budget.elapsed  # a step count stands in for the budget
     row = {'recipe': name, 'flags': shown_flags(config), 'steps': done,
            'training (s)': round(seconds), 'steps/s': round(done / seconds, 1),
@@ -286,8 +295,7 @@ def write_outputs(results: List[dict], options):
     for result in results:  # each recipe's grid, drawn again from its run's generator
         name = result['row']['recipe'].replace(' ', '-')
         generator, spec = bearer_gan.load_generator(os.path.join(options.runs, name))
-        bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], 100, seed=0),
-                             str(docs / 'img' / 'fashion' / f'{name}.png'), nrow=10)
+        draw_grid(generator, spec, str(docs / 'img' / 'fashion' / f'{name}.png'))
     plot_curves(results, docs / 'img' / 'fashion' / 'fid_curve.png')
 
 
