@@ -34,9 +34,10 @@ class ConditionalGenerator(nn.Module):
     The embedding starts at a tenth of the noise's scale (:data:`LABEL_EMBEDDING_STD`), not at
     :class:`torch.nn.Embedding`'s ``N(0, 1)``. Rows as large as ``z`` hand the first layer ten
     large, fixed inputs, one per class, and the generator learnt to draw one image per class from
-    them and to ignore ``z``: after 15,000 steps on MNIST the pixels of a class's samples varied
-    with ``z`` by 0.015 (standard deviation) and the FID was 336.8, against 0.2 and 76.5 for
-    the unconditional run. Starting small, the label is learnt as the discriminator asks for it,
+    them and to ignore ``z``. On MNIST with the default recipe, after 3,000 steps, the pixels of a
+    class's samples varied with ``z`` by 0.022 (standard deviation, mean over the classes) from
+    ``N(0, 1)`` and by 0.21 from this start; after 15,000 steps the FID was 336.8 from ``N(0, 1)``
+    and 29.4 from this start. Starting small, the label is learnt as the discriminator asks for it,
     on top of a generator that already uses its noise.
 
     Args:
