@@ -56,14 +56,15 @@ from bearer_gan.files import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = 'fashion-mnist'
-#: MNIST's defaults of the flags the recipes change: a recipe that gives these trains MNIST's settings.
-PLAIN = {name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision')}
+#: MNIST's defaults of the flags the recipes change: a recipe that gives these trains MNIST's settings
+#: (``conditional`` among them: Fashion-MNIST's own default is conditional).
+PLAIN = {name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision', 'conditional')}
 
 # docs: recipes
 #: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
 #: Fashion-MNIST's default (``bearer_gan.cli.args.DATASET_DEFAULTS``), ``steps`` comes from the budget.
 RECIPES = {
-    # The defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
+    # MNIST's defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
     # one-sided label smoothing 0.9, samples from a moving average (0.999) of the generator.
     'mlp': dict(PLAIN),
     # The same under bfloat16 autocast: more steps in the budget on a CPU with bfloat16 instructions.
@@ -79,6 +80,14 @@ RECIPES = {
     # The SNGAN ResNet with its spectral-normalised discriminator, at width 32: the package's 64
     # makes about half as many steps in the budget. Batch 64 as in SNGAN; bf16 autocast.
     'resnet': dict(PLAIN, model='resnet32-sn', batch_size=64, precision='bf16'),
+    # The MLPs with the Wasserstein loss and gradient penalty, the best start at 1,000 steps on
+    # Fashion-MNIST in benchmarks/compare_losses.py; bf16 autocast.
+    'mlp-wgan-gp-bf16': dict(PLAIN, loss='wgan-gp', precision='bf16'),
+    # The MLPs class-conditional (--conditional: G(z, y), projection D(x, y)) on the data set's
+    # labels, scored with balanced labels: Fashion-MNIST's default (DATASET_DEFAULTS).
+    # In fp32 and under bf16 autocast.
+    'mlp-conditional': dict(PLAIN, conditional=True),
+    'mlp-conditional-bf16': dict(PLAIN, conditional=True, precision='bf16'),
 }
 # docs: end recipes
 
@@ -107,16 +116,20 @@ def recipe_argv(values: Dict[str, object]) -> List[str]:
     """``bearer-gan train`` flags that give ``values`` (config names to values)."""
     argv = []
     for name, value in values.items():
-        if name != 'steps':
-            argv += [f"--{name.replace('_', '-')}", str(value)]
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch with its --no- form (--conditional, --no-conditional)
+            argv.append(flag if value else f"--no-{name.replace('_', '-')}")
+        elif name != 'steps':
+            argv += [flag, str(value)]
     return argv
 
 
 def shown_flags(config: dict) -> str:
     """The flags of ``config`` that differ from MNIST's defaults, the settings that make the recipe."""
     shown = [name for name in cli_args.DEFAULTS if name not in ('steps', 'dataset', 'data_dir', 'out', 'seed')
-             and config.get(name) != cli_args.DEFAULTS[name]]
-    return ' '.join(f"--{name.replace('_', '-')} {config[name]}" for name in shown) or '(MNIST defaults)'
+             and config.get(name, cli_args.DEFAULTS[name]) != cli_args.DEFAULTS[name]]  # older runs lack newer keys
+    return ' '.join(f"--{name.replace('_', '-')}" + ('' if config[name] is True else f' {config[name]}')
+                    for name in shown) or '(MNIST defaults)'
 
 
 class Budget(Callback):
@@ -269,6 +282,8 @@ def write_outputs(results: List[dict], options):
     """The table (CSV and a reStructuredText ``csv-table``) and the FID curves of every recipe with a result."""
     docs = Path(options.docs)
     docs.mkdir(parents=True, exist_ok=True)
+    for result in results:  # the flags as this version of shown_flags writes them
+        result['row']['flags'] = shown_flags(result['config'])
     with atomic_path(str(docs / 'fashion_budget.csv')) as path, open(path, 'w', newline='') as handle:
         writer = csv.DictWriter(handle, COLUMNS)
         writer.writeheader()
