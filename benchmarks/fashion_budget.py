@@ -233,7 +233,9 @@ class CpuClock(Callback):
 
 
 def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> dict:
-    """Train one recipe in its budget, score it, draw its grid; returns its row (also kept in ``budget.json``)."""
+    """Train one recipe in its budget and score it; returns its row (also kept in ``budget.json``).
+
+    Its grid is drawn with every other recipe's by :func:`write_outputs`, from the saved generator."""
     out = os.path.join(options.runs, name.replace(' ', '-'))
     parser, args = parse_recipe(flags, out, options.data_dir, steps or 10 ** 9)
     config, _, data, batches = cli_train.prepare(args, parser)
@@ -248,9 +250,6 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
     final = scores_of(generator, spec['latent_dim'], scorer, spec.get('num_classes'))
     done = budget.step
     curve = budget.curve + [dict(step=done, seconds=round(budget.elapsed, 1), **final)]
-    grid = os.path.join(options.docs, 'img', 'fashion', f"{name.replace(' ', '-')}.png")
-    os.makedirs(os.path.dirname(grid), exist_ok=True)
-    draw_grid(generator, spec, grid)
     seconds = options.budget_seconds if steps else budget.elapsed  # a step count stands in for the budget
     row = {'recipe': name, 'flags': shown_flags(config), 'steps': done,
            'training (s)': round(seconds), 'steps/s': round(done / seconds, 1),
