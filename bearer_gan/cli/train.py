@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import warnings
-from typing import List, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence
 
 import torch
 import torchbearer
@@ -164,7 +164,17 @@ def train(config: dict, data: ImageData, batches, checkpoint: Optional[dict] = N
 
 
 def _warn(text: str):
-    print(f'warning: {text}', file=sys.stderr)
+    """Print a warning on stderr, once per run: under torchrun only rank 0 prints it."""
+    if distributed.is_main_process():
+        print(f'warning: {text}', file=sys.stderr)
+
+
+def _usage_exit(program: str, error: Exception) -> NoReturn:
+    """Leave the process group and exit with code 2; rank 0 prints ``error`` on one line, the others nothing."""
+    distributed.stop()
+    if distributed.is_main_process():
+        parsing.fail(program, error)
+    sys.exit(2)
 
 
 def parse(argv: Optional[List[str]] = None, prog: Optional[str] = None):
@@ -190,15 +200,11 @@ def prepare(args, parser) -> tuple:
     Under torchrun this also joins the process group (:func:`bearer_gan.distributed.start`); rank 0
     loads the data first, writes ``--out`` and prints, and the others train on their own GPU.
     """
-    main_process = distributed.is_main_process()
-    warnings.showwarning = (lambda message, *_, **__: _warn(message)) if main_process else (lambda *_, **__: None)
+    warnings.showwarning = lambda message, *_, **__: _warn(message)
     try:
         return _prepare(args)
     except (parsing.UsageError, DatasetError, CheckpointError, distributed.UnsupportedUnderDDP) as error:
-        distributed.stop()
-        if main_process:
-            parsing.fail(parser.prog, error)
-        sys.exit(2)  # the other ranks leave the one line to rank 0
+        _usage_exit(parser.prog, error)
     except distributed.RankFailure:  # rank 0 could not load the data, and said why
         sys.exit(2)
 
@@ -228,7 +234,7 @@ def _prepare(args):
     if resumed:
         if main_process:
             run_dir.writable_dir(resumed)
-        checkpoint, path = load_checkpoint(resumed, warn=_warn if main_process else lambda message: None)
+        checkpoint, path = load_checkpoint(resumed, warn=_warn)
         if checkpoint['step'] > config['steps']:
             raise parsing.UsageError(f"{resumed!r} is at step {checkpoint['step']}, past --steps {config['steps']}")
     if config['tensorboard'] and not tensorboard_available():
@@ -253,7 +259,7 @@ def _prepare(args):
     if config['batch_size'] > len(data.images):
         raise parsing.UsageError(f"--batch-size {config['batch_size']} is larger than the data set "
                                  f"({len(data.images)} images)")
-    record_data(config, data, resumed, warn=_warn if main_process else lambda text: None)
+    record_data(config, data, resumed)
     if resumed and main_process:
         run_dir.write_config(resumed, config)
         if not args.quiet:
@@ -268,7 +274,7 @@ def _prepare(args):
 def record_data(config: dict, data: ImageData, resumed: Optional[str] = None, warn=_warn) -> dict:
     """Record in ``config`` what the run trains on: ``dataset`` becomes the set actually loaded (``mnist-5k``
     after the offline fallback of ``mnist``) and ``data`` its fingerprint, with the set asked for.
-    ``warn`` prints the note about a run that recorded no data (nothing on ranks but the first).
+    ``warn`` prints the note about a run that recorded no data (by default on rank 0 only).
 
     Raises:
         UsageError: when resuming a run whose recorded data differ from ``data``.
@@ -330,10 +336,7 @@ def clean_exits(config: dict, program: str):
                   f'{program} --resume {out}', file=sys.stderr)
         sys.exit(1)
     except distributed.UnsupportedUnderDDP as error:
-        distributed.stop()
-        if main_process:
-            parsing.fail(program, error)
-        sys.exit(2)
+        _usage_exit(program, error)
     distributed.stop()
 
 
