@@ -19,6 +19,7 @@ with ``budget.json`` holding its row, so the table can be rebuilt with some reci
     python benchmarks/fashion_budget.py --calibrate 110 --threads 1   # on a busy machine, see below
     python benchmarks/fashion_budget.py --recipes mlp --steps mlp=66000   # a fixed number of steps
     python benchmarks/fashion_budget.py --recipe mine "--model dcgan --lr 5e-4" --docs /tmp/mine   # your own
+    python benchmarks/fashion_budget.py --recipes mlp --seed 1 --runs runs/fashion-seed1 --docs /tmp/seed1   # another seed
 
 The clock is only fair on a quiet machine. On a busy one, ``--calibrate S`` replaces it with a step
 count per recipe: ``budget x S x r``, where ``S`` is the ``mlp`` recipe's steps per second on the
@@ -56,9 +57,11 @@ from bearer_gan.files import atomic_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = 'fashion-mnist'
-#: MNIST's defaults of the flags the recipes change: a recipe that gives these trains MNIST's settings
-#: (``conditional`` among them: Fashion-MNIST's own default is conditional).
-PLAIN = {name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision', 'conditional')}
+#: MNIST's defaults of the flags the recipes change and of those Fashion-MNIST's own recipe sets
+#: (``bearer_gan.cli.args.DATASET_DEFAULTS``): a recipe that gives these trains MNIST's settings,
+#: whatever Fashion-MNIST's defaults are.
+PLAIN = {name: cli_args.DEFAULTS[name]
+         for name in ('model', 'batch_size', 'precision', *cli_args.DATASET_DEFAULTS.get(DATASET, {}))}
 
 # docs: recipes
 #: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
@@ -84,10 +87,12 @@ RECIPES = {
     # Fashion-MNIST in benchmarks/compare_losses.py; bf16 autocast.
     'mlp-wgan-gp-bf16': dict(PLAIN, loss='wgan-gp', precision='bf16'),
     # The MLPs class-conditional (--conditional: G(z, y), projection D(x, y)) on the data set's
-    # labels, scored with balanced labels: Fashion-MNIST's default (DATASET_DEFAULTS).
-    # In fp32 and under bf16 autocast.
+    # labels, scored with balanced labels. In fp32 and under bf16 autocast.
     'mlp-conditional': dict(PLAIN, conditional=True),
     'mlp-conditional-bf16': dict(PLAIN, conditional=True, precision='bf16'),
+    # ... at a learning rate of 5e-4, with samples from a ten times longer moving average of the
+    # generator (0.9999): Fashion-MNIST's default (DATASET_DEFAULTS).
+    'mlp-conditional-lr5e-4-ema0.9999': dict(PLAIN, conditional=True, lr=5e-4, ema_decay=0.9999),
 }
 # docs: end recipes
 
@@ -317,19 +322,21 @@ def plot_curves(results: List[dict], path: Path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(6, 3.6))
-    for result in results:
+    figure, axes = plt.subplots(figsize=(8.5, 3.6))
+    colours = plt.get_cmap('tab10').colors
+    for index, result in enumerate(results):  # past ten recipes the colours repeat, dashed
         curve, budget = result['curve'], result['budget_seconds']
         last = curve[-1]['step']
         seconds = [point['seconds'] if result['clock'] == 'wall-clock' else budget * point['step'] / last
                    for point in curve]
-        axes.plot(seconds, [point['fid'] for point in curve], marker='o', label=result['row']['recipe'])
+        axes.plot(seconds, [point['fid'] for point in curve], marker='o', label=result['row']['recipe'],
+                  color=colours[index % len(colours)], linestyle='-' if index < len(colours) else '--')
     axes.set_yscale('log')
     axes.set_xlabel('training seconds' + {'wall-clock': '', 'cpu': ' (CPU time of one core)'}.get(
         results[0]['clock'], ' (calibrated steps)'))
     axes.set_ylabel('FID (log scale)')
     axes.grid(True, which='both', alpha=0.3)
-    axes.legend()
+    axes.legend(loc='upper left', bbox_to_anchor=(1.02, 1.0), fontsize='small')  # beside the curves, not on them
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(str(path)) as temporary:
@@ -351,6 +358,8 @@ def main(argv=None):
     parser.add_argument('--steps', nargs='+', default=[], metavar='NAME=STEPS',
                         help='train these recipes for a number of steps instead of watching the clock')
     parser.add_argument('--curve', type=int, default=6, help='points at which each run is scored, the end included')
+    parser.add_argument('--seed', type=int,
+                        help="train every recipe with this seed (default: bearer-gan train's, 0); a recipe's own wins")
     parser.add_argument('--threads', type=int, help="torch threads (default: torch's own, one per core)")
     parser.add_argument('--data-dir', default='/usr/share/datasets/fashion-mnist')
     parser.add_argument('--runs', default='runs/fashion-budget', help='folder for the runs')
@@ -361,6 +370,8 @@ def main(argv=None):
     register_benchmark_models()
     recipes = {name: recipe_argv(RECIPES[name]) for name in options.recipes}
     recipes.update((name, shlex.split(flags)) for name, flags in options.recipe)
+    if options.seed is not None:  # before a recipe's own flags, which win
+        recipes = {name: ['--seed', str(options.seed)] + flags for name, flags in recipes.items()}
     print(f"{' '.join(sys.argv)}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {machine()}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     steps, options.ratios = {name: None for name in recipes}, {}
