@@ -1,7 +1,7 @@
 """Per-data-set defaults: a data set's recipe fills the flags not given, a flag given wins, MNIST is unchanged.
 
-The mechanism is tested with a recipe of several flags given to Fashion-MNIST here (its own is one
-switch, ``conditional``); the last tests check the shipped recipe."""
+The mechanism is tested with a recipe of several flags given to Fashion-MNIST here; the last tests
+check the shipped recipe."""
 import json
 import os
 
@@ -83,3 +83,17 @@ def test_fashion_mnist_trains_class_conditional_unless_told_not_to(tmp_path, mon
     assert config['conditional'] is conditional
     assert {name: config[name] for name in ('model', 'precision', 'loss', 'batch_size')} == \
         {name: cli_args.DEFAULTS[name] for name in ('model', 'precision', 'loss', 'batch_size')}
+
+
+@pytest.mark.parametrize('argv, learning_rates, ema_decay', [
+    (['--dataset', 'fashion-mnist'], (5e-4, 5e-4), 0.9999),  # its measured best recipe
+    (['--dataset', 'fashion-mnist', '--lr-g', '1e-4'], (1e-4, 5e-4), 0.9999),  # the other network keeps 5e-4
+    (['--dataset', 'fashion-mnist', '--lr', '2e-4', '--ema-decay', '0.999'], (2e-4, 2e-4), 0.999),
+    (['--dataset', 'mnist'], (2e-4, 2e-4), 0.999),
+])
+def test_fashion_mnist_trains_at_its_own_learning_rate_and_moving_average(tmp_path, monkeypatch, argv,
+                                                                            learning_rates, ema_decay):
+    monkeypatch.setattr(cli_args, 'DATASET_DEFAULTS', SHIPPED)
+    config = config_of(argv, tmp_path)
+    assert (config['lr_g'], config['lr_d']) == learning_rates
+    assert config['ema_decay'] == ema_decay
