@@ -256,7 +256,7 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
     done = budget.step
     curve = budget.curve + [dict(step=done, seconds=round(budget.elapsed, 1), **final)]
     seconds = options.budget_seconds if steps else budget.elapsed  # a step count stands in for the budget
-    row = {'recipe': name, 'flags': shown_flags(config), 'steps': done,
+    row = {'recipe': name, 'steps': done,  # 'flags' are filled in by write_outputs, from the config
            'training (s)': round(seconds), 'steps/s': round(done / seconds, 1),
            'FID': f"{final['fid']:.1f}", 'classes covered': f"{final['classes_covered']}/10",
            'smallest class share': f"{final['smallest_share']:.1%}"}
@@ -286,7 +286,7 @@ def write_outputs(results: List[dict], options):
     """The table (CSV and a reStructuredText ``csv-table``) and the FID curves of every recipe with a result."""
     docs = Path(options.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    for result in results:  # the flags as this version of shown_flags writes them
+    for result in results:  # from the config, so that older runs show their flags as this version writes them
         result['row']['flags'] = shown_flags(result['config'])
     with atomic_path(str(docs / 'fashion_budget.csv')) as path, open(path, 'w', newline='') as handle:
         writer = csv.DictWriter(handle, COLUMNS)
