@@ -63,9 +63,11 @@ def cells(datasets, models, losses, conditional_losses) -> List[dict]:
 
 
 def cell_flags(cell: dict) -> List[str]:
+    """The cell's flags on the default configuration: those a data set's own recipe replaces (Fashion-MNIST's
+    conditional, learning rate and moving average) are given their defaults, ``conditional`` the cell's."""
+    plain = dict(steps.train_args.replaced_defaults(cell['dataset']), conditional=cell['conditional'])
     return (['--dataset', cell['dataset'], '--model', cell['model'], '--loss', cell['loss']]
-            + ['--spectral-norm'] * cell['spectral_norm']
-            + ['--conditional' if cell['conditional'] else '--no-conditional'])  # Fashion-MNIST defaults to conditional
+            + ['--spectral-norm'] * cell['spectral_norm'] + steps.train_args.flags_of(plain))
 
 
 def train_and_score(name: str, flags: List[str], args) -> dict:

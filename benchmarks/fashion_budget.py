@@ -60,8 +60,8 @@ DATASET = 'fashion-mnist'
 #: MNIST's defaults of the flags the recipes change and of those Fashion-MNIST's own recipe sets
 #: (``bearer_gan.cli.args.DATASET_DEFAULTS``): a recipe that gives these trains MNIST's settings,
 #: whatever Fashion-MNIST's defaults are.
-PLAIN = {name: cli_args.DEFAULTS[name]
-         for name in ('model', 'batch_size', 'precision', *cli_args.DATASET_DEFAULTS.get(DATASET, {}))}
+PLAIN = dict({name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision')},
+             **cli_args.replaced_defaults(DATASET))
 
 # docs: recipes
 #: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
@@ -115,18 +115,6 @@ def register_benchmark_models():
     for name, (generator, discriminator, latent_dim, description) in BENCHMARK_MODELS.items():
         models.register_model(name, generator, discriminator, latent_dim, check_shape=models.conv_plan,
                               description=description, replace=True)
-
-
-def recipe_argv(values: Dict[str, object]) -> List[str]:
-    """``bearer-gan train`` flags that give ``values`` (config names to values)."""
-    argv = []
-    for name, value in values.items():
-        flag = f"--{name.replace('_', '-')}"
-        if isinstance(value, bool):  # a switch with its --no- form (--conditional, --no-conditional)
-            argv.append(flag if value else f"--no-{name.replace('_', '-')}")
-        elif name != 'steps':
-            argv += [flag, str(value)]
-    return argv
 
 
 def shown_flags(config: dict) -> str:
@@ -212,7 +200,7 @@ def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 20
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(rounds):
                 for name in names:
-                    flags = recipes[name] if name in recipes else recipe_argv(RECIPES['mlp'])
+                    flags = recipes[name] if name in recipes else cli_args.flags_of(RECIPES['mlp'])
                     parser, args = parse_recipe(flags, folder, data_dir, steps)
                     config, _, data, batches = cli_train.prepare(args, parser)
                     cli_train.train(config, data, batches, callbacks=[clocks[name]])
@@ -368,7 +356,7 @@ def main(argv=None):
     if options.threads:
         torch.set_num_threads(options.threads)
     register_benchmark_models()
-    recipes = {name: recipe_argv(RECIPES[name]) for name in options.recipes}
+    recipes = {name: cli_args.flags_of(RECIPES[name]) for name in options.recipes}
     recipes.update((name, shlex.split(flags)) for name, flags in options.recipe)
     if options.seed is not None:  # before a recipe's own flags, which win
         recipes = {name: ['--seed', str(options.seed)] + flags for name, flags in recipes.items()}

@@ -97,3 +97,17 @@ def test_fashion_mnist_trains_at_its_own_learning_rate_and_moving_average(tmp_pa
     config = config_of(argv, tmp_path)
     assert (config['lr_g'], config['lr_d']) == learning_rates
     assert config['ema_decay'] == ema_decay
+
+
+def test_flags_of_gives_a_switch_its_no_form_and_leaves_out_steps():
+    assert cli_args.flags_of(dict(conditional=False, spectral_norm=True, lr=2e-4, steps=5)) == \
+        ['--no-conditional', '--spectral-norm', '--lr', '0.0002']
+
+
+def test_the_replaced_defaults_given_as_flags_train_the_default_configuration(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_args, 'DATASET_DEFAULTS', SHIPPED)
+    plain = cli_args.replaced_defaults('fashion-mnist')
+    assert set(plain) == set(SHIPPED['fashion-mnist'])
+    config = config_of(['--dataset', 'fashion-mnist'] + cli_args.flags_of(plain), tmp_path)
+    assert {name: config[name] for name in plain} == {name: cli_args.DEFAULTS[name] for name in plain}
+    assert cli_args.replaced_defaults('mnist') == {}

@@ -6,7 +6,7 @@
 import argparse
 import os
 import sys
-from typing import List, Optional, Sequence, Set
+from typing import List, Mapping, Optional, Sequence, Set
 
 from ..callbacks import SCHEDULES
 from ..closures import PRECISIONS
@@ -17,7 +17,8 @@ from . import parsing
 from .config import BCE_REAL_LABEL, CONFIG_FORMAT, DISPLAY_FLAGS, RESUME_FLAGS, resolve_config
 
 __all__ = ['DEFAULTS', 'DATASET_DEFAULTS', 'CONFIG_EXCLUDED', 'add_train_arguments', 'given_flags',
-           'apply_dataset_defaults', 'check_train_args', 'parse_train_args', 'train_config']
+           'apply_dataset_defaults', 'replaced_defaults', 'flags_of', 'check_train_args', 'parse_train_args',
+           'train_config']
 
 # docs: constants
 #: Defaults for every flag: the configuration ``bearer-gan train`` trains with no flags.
@@ -165,6 +166,30 @@ def apply_dataset_defaults(args: argparse.Namespace, given: Sequence[str]) -> ar
         if name not in given:
             setattr(args, name, value)
     return args
+
+
+def replaced_defaults(dataset: str) -> dict:
+    """:data:`DEFAULTS`' values of the flags that ``dataset``'s own recipe replaces (:data:`DATASET_DEFAULTS`).
+
+    Given as flags (:func:`flags_of`) with ``--dataset dataset``, they train the default configuration
+    on it rather than the data set's recipe: what a comparison across data sets wants.
+    """
+    return {name: DEFAULTS[name] for name in DATASET_DEFAULTS.get(dataset, {})}
+
+
+def flags_of(values: Mapping[str, object]) -> List[str]:
+    """The training flags that give ``values`` (configuration names to values), ``steps`` left out.
+
+    A switch is given in its ``--no-`` form for ``False`` (``--no-conditional``), so that it also
+    overrides a data set's default."""
+    argv = []
+    for name, value in values.items():
+        flag = '--' + name.replace('_', '-')
+        if isinstance(value, bool):
+            argv.append(flag if value else '--no-' + flag[2:])
+        elif name != 'steps':
+            argv += [flag, str(value)]
+    return argv
 
 
 def check_train_args(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]):
