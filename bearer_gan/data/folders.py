@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .datasets import DatasetError, ImageData
+from .base import DatasetError, ImageData
 from .folder_cache import FolderCache
 from .image_files import GREY_MODES, FolderImages, FolderListing, list_folder
 from .streaming import decode_workers, memory_budget

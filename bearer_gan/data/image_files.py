@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import find_classes, has_file_allowed_extension, make_dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from .datasets import DATASETS, DatasetError, fit_images
+from .base import DatasetError, fit_images
+from .datasets import DATASETS
 
 __all__ = ['IMAGE_EXTENSIONS', 'GREY_MODES', 'FolderListing', 'list_folder', 'decode_image', 'FolderImages']
 

@@ -143,7 +143,7 @@ def streamed_batches(images, labels: Optional[torch.Tensor], batch_size: int, de
 
 def dataset_batches(data, batch_size: int, device='cpu', seed: int = 0, start_step: int = 0,
                     num_workers: Optional[int] = None, rank: int = 0, world_size: int = 1):
-    """The batches of an :class:`~bearer_gan.data.datasets.ImageData`: from memory when its images are a
+    """The batches of an :class:`~bearer_gan.data.base.ImageData`: from memory when its images are a
     tensor (moved to ``device`` once, :func:`~bearer_gan.data.batches.image_batches`), else streamed
     (:func:`streamed_batches`). Either way the same batches for the same ``seed`` and step, and under
     DistributedDataParallel this process's slice (``rank`` of ``world_size``) of each global batch."""
