@@ -1,4 +1,9 @@
-"""The machine a measurement runs on: its name and load, device synchronisation, and peak memory."""
+"""The machine a measurement runs on: its name and load, device synchronisation, and peak memory.
+
+:func:`synchronize` is defined in :mod:`.device` and offered here as before: :mod:`.variants` times
+its steps with it, and :func:`peak_memory` runs a variant, so keeping it here made this module and
+:mod:`.variants` import each other.
+"""
 import gc
 import json
 import os
@@ -9,16 +14,14 @@ import sys
 
 import torch
 
+from .device import synchronize
+
 __all__ = ['synchronize', 'machine_name', 'load_average', 'MEMORY_STEPS', 'peak_memory', 'memory_kind',
            'probe_memory']
 
 
-def synchronize(device):
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def machine_name(device) -> str:
+    """The GPU's name, or the CPU's model and count: a timing means little without the machine it came from."""
     if torch.device(device).type == 'cuda':
         return torch.cuda.get_device_name(device)
     try:
@@ -32,6 +35,7 @@ def machine_name(device) -> str:
 
 
 def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed before and after a run: a busy machine's timings are not fair."""
     try:
         return ' '.join(f'{value:.2f}' for value in os.getloadavg())
     except OSError:
@@ -67,7 +71,7 @@ def peak_memory(variant, setup, warmup):
     CUDA: the allocator's peak, and its rise over what was allocated before. CPU: the peak RSS of
     this process (VmHWM, reset first), and its rise over the RSS before the variant was built.
     """
-    from .variants import run_variant
+    from .variants import run_variant  # here, so reading the machine's name (benchmarks/folders.py) loads no trainer
     device = setup.device
     gc.collect()
     if torch.device(device).type == 'cuda':

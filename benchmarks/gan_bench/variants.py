@@ -23,7 +23,7 @@ import bearer_gan
 from bearer_gan.cli import args as train_args
 from bearer_gan.cli import train as run_steps
 
-from .machine import synchronize
+from .device import synchronize
 from .setups import (BETAS, DISC_CRIT, DISC_IMGS, DISC_MODEL, DISC_OPT, FAKE, GEN_CRIT, GEN_OPT, LR, MNIST_SHAPE,
                      VALID, Setup, TutorialDiscriminator, TutorialGenerator, endless, make_models, pil_loader,
                      plain_step, seeded_image_batches, tensor_batches, tutorial_disc_crit, tutorial_gen_crit,
