@@ -22,15 +22,16 @@ not as "corrupt".
 """
 import os
 import random
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 import torchbearer
-from torchbearer.callbacks import Callback, CallbackList
+from torchbearer.callbacks import Callback
 
 from . import keys
 from .files import atomic_path
+from .tb_internals import callback_states, callbacks_of, trial_state_dict
 
 __all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'FORMAT', 'UPGRADES', 'CheckpointError', 'GANCheckpoint',
            'upgrade_checkpoint', 'load_checkpoint', 'restore_checkpoint']
@@ -116,10 +117,6 @@ def _set_rng_states(states: dict, device=None):
     np.random.set_state((name, keys_.numpy().astype(np.uint32), *rest))
 
 
-def _callbacks(trial: torchbearer.Trial) -> List[Callback]:
-    return list(trial.state[torchbearer.CALLBACK_LIST])
-
-
 def _has_state(callback: Callback) -> bool:
     """Whether ``callback`` keeps a state (a non-empty ``state_dict``): progress displays (a bar, log
     lines, a preview) keep none, so they may differ between a run and its resumption."""
@@ -168,8 +165,7 @@ class GANCheckpoint(Callback):
             self.after_save()
 
     def _write(self, state):
-        trial_state = state[torchbearer.SELF].state_dict()  # torchbearer's own: model, history, callback states
-        callback_states = trial_state[torchbearer.CALLBACK_LIST]
+        trial_state = trial_state_dict(state)  # torchbearer's own: model, history, callback states
         checkpoint = {
             'format': FORMAT,
             'step': state[keys.STEP],
@@ -178,8 +174,8 @@ class GANCheckpoint(Callback):
             'discriminator': state[keys.DISCRIMINATOR].state_dict(),
             'generator_optimizer': state[keys.GENERATOR_OPTIMIZER].state_dict(),
             'discriminator_optimizer': state[keys.DISCRIMINATOR_OPTIMIZER].state_dict(),
-            'callbacks': [(callback_type.__name__, callback_state) for callback_type, callback_state in zip(
-                callback_states[CallbackList.CALLBACK_TYPES], callback_states[CallbackList.CALLBACK_STATES])],
+            'callbacks': [(callback_type.__name__, callback_state)
+                          for callback_type, callback_state in callback_states(trial_state)],
             'rng': _rng_states(state[torchbearer.DEVICE] if torchbearer.DEVICE in state else None),
             # a lazy penalty reports its last value on the steps between two computations: keep it for those
             'penalty_values': {str(penalty.key): state[penalty.key] for penalty in state.get(keys.PENALTIES) or ()
@@ -247,7 +243,7 @@ def restore_checkpoint(trial: torchbearer.Trial, checkpoint: dict, callbacks: bo
     Raises:
         CheckpointError: when the checkpoint's stateful callbacks differ from the trial's.
     """
-    stateful = [callback for callback in _callbacks(trial) if _has_state(callback)] if callbacks else []
+    stateful = [callback for callback in callbacks_of(trial.state) if _has_state(callback)] if callbacks else []
     saved = [(name, state) for name, state in checkpoint['callbacks'] if state]
     saved_names = [name for name, _ in saved]
     if callbacks and saved_names != [type(callback).__name__ for callback in stateful]:

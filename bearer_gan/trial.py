@@ -162,14 +162,15 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     remaining = steps - trial.state[keys.STEP]
     if remaining < 1:
         return trial.state[torchbearer.HISTORY]
-    guard = next(callback for callback in trial.state[torchbearer.CALLBACK_LIST] if isinstance(callback, TrainingGuard))
+    guard = TrainingGuard.of(trial)
     trial.with_train_generator(train_batches, steps=remaining)
     try:
         with stop_requests(guard):
             trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
     except KeyboardInterrupt:
+        from .tb_internals import callbacks_of
         state = guard.run_state if guard.run_state is not None else trial.state
-        for callback in state[torchbearer.CALLBACK_LIST]:
+        for callback in callbacks_of(state):
             if not isinstance(callback, GANCheckpoint):  # the networks may be half-way through a step
                 callback.on_end(state)
         raise
@@ -177,7 +178,7 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
         if guard.run_state is not None:
             trial.state[keys.STEP] = guard.run_state[keys.STEP]
     history = trial.state[torchbearer.HISTORY]
-    _record_epoch(trial, guard.run_state)
+    _record_epoch(trial, guard)
     if keys.NON_FINITE in guard.run_state:
         raise NonFiniteLossError(*guard.run_state[keys.NON_FINITE])
     if guard.stopped_by_request:
@@ -185,15 +186,16 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
     return history
 
 
-def _record_epoch(trial: torchbearer.Trial, run_state) -> None:
+def _record_epoch(trial: torchbearer.Trial, guard: TrainingGuard) -> None:
     """Give the epoch just run its history entry, with the step it ended at.
 
     torchbearer appends an epoch's metrics to the history only when the epoch runs to its end; an
     epoch that a callback stopped (``STOP_TRAINING``) has its final metrics in the run's state but
-    no entry, so a run stopped early would return an empty history.
+    no entry (:meth:`~bearer_gan.tb_internals.RunStateKeeper.unrecorded_epoch`), so a run stopped
+    early would return an empty history.
     """
     history = trial.state[torchbearer.HISTORY]
-    if len(history) < run_state[torchbearer.EPOCH] + 1:
-        steps_run = {str(torchbearer.TRAIN_STEPS): run_state[torchbearer.BATCH] + 1}
-        history.append(dict(run_state[torchbearer.METRICS], **steps_run))
-    history[-1]['step'] = run_state[keys.STEP]
+    entry = guard.unrecorded_epoch(trial)
+    if entry is not None:
+        history.append(entry)
+    history[-1]['step'] = guard.run_state[keys.STEP]

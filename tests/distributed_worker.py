@@ -11,6 +11,7 @@ in code rather than by the command line. Rank 0 writes what it found as JSON to 
 * :func:`bearer_gan.distributed.check_same` notices ranks that loaded different data.
 * :func:`bearer_gan.distributed.one_rank_first` lets rank 0 load first, and releases the others
   when rank 0's load fails.
+* :func:`bearer_gan.distributed.process_group` joins the group around all of it, and leaves it.
 """
 import json
 import sys
@@ -57,7 +58,11 @@ def max_difference(first, second):
 
 
 def main(result_path):
-    distributed.start('cpu')
+    with distributed.process_group('cpu'):  # joins torchrun's group, and leaves it however the checks end
+        checks(result_path)
+
+
+def checks(result_path):
     images, labels = bearer_gan.load_mnist('mnist-5k')[:2]
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:512]  # the set is sorted by class
     images, labels = images[chosen], labels[chosen]
@@ -120,7 +125,6 @@ def main(result_path):
             conditional, train(images, labels, parallel=False, **CONDITIONAL_WGAN_GP))
         with open(result_path, 'w') as handle:
             json.dump(results, handle)
-    distributed.stop()
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ rest start ``python -m torch.distributed.run --standalone --nproc_per_node 2`` i
 each with a timeout; a finally kills torchrun and every worker by PID, so nothing is left running.
 """
 import csv
+import importlib
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import bearer_gan
 from bearer_gan import distributed
 from bearer_gan.cli.main import main as bearer_gan_main
 from bearer_gan.cli.train import main as train_main
+from bearer_gan.tb_internals import WithoutState
 from conftest import make_trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,7 +295,7 @@ def test_the_distributed_code_at_world_size_one_is_bit_for_bit_the_plain_run(dig
         results.append((generator.state_dict(), discriminator.state_dict(), rows, torch.get_rng_state(),
                         trial.state[bearer_gan.keys.TRAINING_GENERATOR]))
     plain, parallel = results
-    assert type(parallel[4]).__name__ == '_WithoutState' and plain[4] is not parallel[4]  # DDP was in the loop
+    assert isinstance(parallel[4], WithoutState) and plain[4] is not parallel[4]  # DDP was in the loop
     for network in (0, 1):
         assert all(torch.equal(plain[network][name], parallel[network][name]) for name in plain[network])
     assert plain[2] == parallel[2] and len(plain[2]) == 12
@@ -320,6 +322,94 @@ def test_the_roll_call_names_the_ranks_that_did_not_answer():
     for rank in (1, 3):
         store.set(f'roll/{rank}', 'alive')
     assert distributed.lost_ranks(store, 0, 4, wait=30, prefix='roll') == []  # all there: no wait
+
+
+def test_main_process_only_runs_on_rank_zero_and_returns_none_elsewhere(monkeypatch):
+    calls = []
+
+    @distributed.main_process_only
+    def write(text):
+        """Writes ``text``."""
+        calls.append(text)
+        return len(text)
+
+    assert write.__name__ == 'write' and write.__doc__ == 'Writes ``text``.'
+    monkeypatch.delenv('RANK', raising=False)
+    assert write('one process') == 11  # without torchrun: rank 0
+    monkeypatch.setenv('RANK', '1')  # asked at each call, not when decorated
+    assert write('rank 1') is None
+    monkeypatch.setenv('RANK', '0')
+    assert write('rank 0') == 6
+    assert calls == ['one process', 'rank 0']
+
+
+def test_process_group_with_one_process_joins_nothing(monkeypatch):
+    monkeypatch.delenv('WORLD_SIZE', raising=False)
+    with distributed.process_group('cpu') as device:
+        assert device == 'cpu' and not distributed.active()
+    assert not dist.is_initialized()
+
+
+@pytest.mark.parametrize('error, leaves', [(None, True), (KeyboardInterrupt(), True), (ValueError('bad'), True),
+                                           (distributed.RankFailure('rank 1 stopped responding'), False)])
+def test_process_group_leaves_the_group_unless_a_rank_is_lost(monkeypatch, error, leaves):
+    joined, left = [], []
+    monkeypatch.setattr(distributed.group, 'start', lambda device: joined.append(device) or 'cuda:1')
+    monkeypatch.setattr(distributed.group, 'stop', lambda: left.append(True))
+    try:
+        with distributed.process_group('cuda') as device:
+            assert device == 'cuda:1'
+            if error is not None:
+                raise error
+    except BaseException as raised:
+        assert raised is error
+    assert joined == ['cuda'] and left == ([True] if leaves else [])
+
+
+def test_the_package_keeps_every_name_of_the_old_module_and_each_module_says_why():
+    old = {'COLLECTIVE_TIMEOUT', 'TIMEOUT_VARIABLE', 'DATA_TIMEOUT', 'ROLL_CALL_SECONDS', 'UNSUPPORTED_ATTRIBUTE',
+           'DistributedError', 'UnsupportedUnderDDP', 'RankFailure', 'collective_timeout', 'launched_world_size',
+           'active', 'rank', 'world_size', 'is_main_process', 'check_global_batch', 'start', 'stop', 'barrier',
+           'one_rank_first', 'check_same', 'global_draws', 'data_parallel', 'synchronise_step', 'fingerprint',
+           'check_replicas', 'lost_ranks', 'guarded'}
+    assert old | {'main_process_only', 'process_group'} == set(distributed.__all__)
+    assert all(hasattr(distributed, name) for name in distributed.__all__)
+    for path in (ROOT / 'bearer_gan' / 'distributed').glob('*.py'):
+        module = importlib.import_module(f'bearer_gan.distributed.{path.stem}'.removesuffix('.__init__'))
+        assert module.__doc__ and module.__all__ and len(path.read_text().splitlines()) <= 350, path.name
+        assert all(hasattr(module, name) for name in module.__all__), path.name
+
+
+def test_sigterm_under_ddp_takes_the_one_process_path_and_its_handler_stays_after_a_stop(group_of_one):
+    """``guarded`` installs safety's own handler (a stop request), keeps it after an error, restores it after a
+    normal end; with one process it installs nothing."""
+    trial, _, _ = make_trial('mlp256')
+    guard = bearer_gan.TrainingGuard.of(trial)
+    before = signal.getsignal(signal.SIGTERM)
+    with distributed.guarded(trial):
+        handler = signal.getsignal(signal.SIGTERM)
+        assert handler is not before and handler.__qualname__ == 'stop_requests.<locals>.request_stop'
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert guard.stop_requested.wait(5)
+    assert signal.getsignal(signal.SIGTERM) is before
+    guard.stop_requested.clear()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with distributed.guarded(trial):
+                raise KeyboardInterrupt('stopped after step 3')
+        kept = signal.getsignal(signal.SIGTERM)
+        assert kept is not before and kept.__qualname__ == 'stop_requests.<locals>.request_stop'
+        os.kill(os.getpid(), signal.SIGTERM)  # a late SIGTERM: a stop request, not the end of the process
+        assert guard.stop_requested.wait(5)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_guarded_with_one_process_changes_nothing():
+    trial, _, _ = make_trial('mlp256')
+    before = signal.getsignal(signal.SIGTERM)
+    with distributed.guarded(trial):
+        assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_fingerprints_tell_replicas_apart():
