@@ -1,7 +1,7 @@
 """The GAN losses compared: each loss with and without spectral norm, per model and data set, at one step budget.
 
-Every cell is a ``bearer-gan train`` run (the package's own steps: :mod:`bearer_gan.cli.train`)
-with the default configuration and only the cell's flags changed, for the same number of steps,
+Every cell is a ``bearer-gan train`` run (the package's own steps: :mod:`bearer_gan.recipe`)
+with the default configuration and only the cell's fields changed, for the same number of steps,
 then scored with :func:`bearer_gan.evaluate_run` (FID and class coverage against the run's own
 data set's test set, on its shipped classifier's features; conditional accuracy for conditional
 runs). Each cell's final sample grid is copied beside the table, and the training speed is
@@ -25,12 +25,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 import torch
 
 import bearer_gan
-from bearer_gan.cli import train as steps
+from bearer_gan.config import DATASET_RECIPES, RunConfig
+from bearer_gan.recipe import make_batches, prepare_run, train
 
 ROOT = Path(__file__).resolve().parents[1]
 LOSS_NAMES = tuple(bearer_gan.LOSSES)
@@ -41,8 +42,8 @@ COLUMNS = ('data set', 'model', 'loss', 'spectral norm', 'conditional', 'steps',
 #: and the conditional run cut to the default's CPU time: a conditional step took 1.10 times the CPU
 #: time of a default one (25.4 against 23.1 ms on one core, 28 x 28 images, fashion_budget.py's
 #: calibration), so 15,000 / 1.10 = 13,600 steps.
-TARGETS = {'default': [], 'default --conditional': ['--conditional'],
-           'default --conditional --steps 13600': ['--conditional', '--steps', '13600']}
+TARGETS = {'default': {}, 'default --conditional': dict(conditional=True),
+           'default --conditional --steps 13600': dict(conditional=True, steps=13600)}
 
 
 def cell_name(dataset: str, model: str, loss: str, spectral_norm: bool, conditional: bool) -> str:
@@ -62,38 +63,66 @@ def cells(datasets, models, losses, conditional_losses) -> List[dict]:
     return grid
 
 
-def cell_flags(cell: dict) -> List[str]:
-    """The cell's flags on the default configuration: those a data set's own recipe replaces (Fashion-MNIST's
-    conditional, learning rate and moving average) are given their defaults, ``conditional`` the cell's."""
-    plain = dict(steps.train_args.replaced_defaults(cell['dataset']), conditional=cell['conditional'])
-    return (['--dataset', cell['dataset'], '--model', cell['model'], '--loss', cell['loss']]
-            + ['--spectral-norm'] * cell['spectral_norm'] + steps.train_args.flags_of(plain))
+def cell_values(cell: dict) -> dict:
+    """The cell's fields on the default configuration: those a data set's own recipe replaces (Fashion-MNIST's
+    conditional, learning rate and moving average) are given the defaults, ``conditional`` the cell's."""
+    plain = {name: getattr(RunConfig(), name) for name in DATASET_RECIPES.get(cell['dataset'], {})}
+    return {'dataset': cell['dataset'], 'model': cell['model'], 'loss': cell['loss'],
+            'spectral_norm': cell['spectral_norm'], **plain, 'conditional': cell['conditional']}
 
 
-def train_and_score(name: str, flags: List[str], args) -> dict:
-    """Train one run into ``args.out/name`` (unless it is there already) and score it; its ``cell.json``."""
+def flags_of(values: Mapping) -> List[str]:
+    """The ``bearer-gan train`` flags that give ``values`` (a switch's ``--no-`` form for False), for the record."""
+    words = []
+    for name, value in values.items():
+        flag = name.replace('_', '-')
+        words += [f'--{flag}' if value else f'--no-{flag}'] if isinstance(value, bool) else [f'--{flag}', str(value)]
+    return words
+
+
+def cell_config(values: Mapping, out: Path, args) -> RunConfig:
+    """The run of a cell (or a target) of ``values``: ``args``' steps, batch, device and data folder, one sample
+    grid at the end, into ``out``; the cell's own values (a target's ``steps``) win."""
+    data_dir = args.fashion_dir if values['dataset'] == 'fashion-mnist' else args.data_dir
+    run = dict(steps=args.steps, batch_size=args.batch_size, device=args.device, data_dir=data_dir,
+               sample_interval=args.steps, out=str(out))
+    return RunConfig.for_dataset(**dict(run, **values))
+
+
+def score_summary(scores: dict) -> str:
+    """One line of a run's scores, as ``bearer-gan train`` prints it: FID (or why it was skipped), class coverage
+    and conditional accuracy where the data set's scorer has classes."""
+    if scores.get('fid') is None:
+        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
+    else:
+        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
+    if 'class_shares' in scores:
+        shares = scores['class_shares']
+        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
+    if 'conditional_accuracy' in scores:
+        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
+    return ', '.join(parts)
+
+
+def train_and_score(name: str, values: Mapping, args) -> dict:
+    """Train the run of ``values`` into ``args.out/name`` (unless it is there already), score it; its ``cell.json``."""
     out = Path(args.out) / name
     record = out / 'cell.json'
     if record.exists() and not args.rescore:
         return dict(json.loads(record.read_text()), reused=True)
     if not (record.exists() and args.rescore):
-        dataset = flags[flags.index('--dataset') + 1]
-        data_dir = args.fashion_dir if dataset == 'fashion-mnist' else args.data_dir
-        argv = ['--steps', str(args.steps), '--batch-size', str(args.batch_size), '--device', args.device,
-                '--data-dir', data_dir, '--sample-interval', str(args.steps), '--no-eval',
-                '--out', str(out), '--overwrite'] + flags  # a cell's own --steps comes last and wins
-        parser, parsed = steps.parse(argv, prog='compare_losses')
-        config, checkpoint, data, batches = steps.prepare(parsed, parser)
+        config, checkpoint, _, data = prepare_run(cell_config(values, out, args))
+        batches = make_batches(data, config)
         began = time.perf_counter()
-        steps.train(config, data, batches, checkpoint)
+        train(config, data, batches, checkpoint)
         seconds = time.perf_counter() - began
-        trained = dict(name=name, flags=flags, steps=parsed.steps, seconds=seconds, dataset_used=data.name)
+        trained = dict(name=name, flags=flags_of(values), steps=config.steps, seconds=seconds, dataset_used=data.name)
     else:
         trained = json.loads(record.read_text())
     scores = bearer_gan.evaluate_run(str(out), n=args.samples, device=args.device)
     result = dict(trained, scores=scores, samples=args.samples)
     bearer_gan.write_json(str(record), result)
-    print(f"{name}: {steps.score_summary(scores)}; {trained['steps'] / trained['seconds']:.1f} steps/s", flush=True)
+    print(f"{name}: {score_summary(scores)}; {trained['steps'] / trained['seconds']:.1f} steps/s", flush=True)
     return result
 
 
@@ -157,7 +186,7 @@ def main(argv=None):
                         help='instead of the table: the default run and the conditional ones on MNIST (TARGETS)')
     args = parser.parse_args(argv)
     if args.steps is None:
-        args.steps = steps.train_args.DEFAULTS['steps'] if args.targets else 3000
+        args.steps = RunConfig().steps if args.targets else 3000
     if args.threads:
         torch.set_num_threads(args.threads)
     log = [f'command: {" ".join([Path(sys.executable).name] + sys.argv)}',
@@ -166,13 +195,13 @@ def main(argv=None):
            f'load average at start: {load_average()}']
     print('\n'.join(log), flush=True)
     if args.targets:
-        results = [train_and_score(f'target-{name.replace(" ", "")}', ['--dataset', 'mnist'] + flags, args)
-                   for name, flags in TARGETS.items()]
+        results = [train_and_score(f'target-{name.replace(" ", "")}', dict(dataset='mnist', **values), args)
+                   for name, values in TARGETS.items()]
         for name, result in zip(TARGETS, results):
             scores = result['scores']
             reused = ' (trained by an earlier run, reused)' if result.get('reused') else ''
             log.append(f"{name}: {result['steps']} steps on {result['dataset_used']} in {result['seconds']:.0f} s; "
-                       f'{steps.score_summary(scores)}{reused}')
+                       f'{score_summary(scores)}{reused}')
         log.append(f'load average at end: {load_average()}')
         (Path(args.docs) / 'losses_targets.txt').write_text('\n'.join(log) + '\n')
         print('\n'.join(log[3:]))
@@ -180,7 +209,7 @@ def main(argv=None):
     rows = []
     for cell in cells(args.datasets, args.models, args.losses, args.conditional_losses):
         name = cell_name(**cell)
-        result = train_and_score(name, cell_flags(cell), args)
+        result = train_and_score(name, cell_values(cell), args)
         rows.append(row(cell, result, copy_grid(name, args)))
         write_outputs(rows, log + [f'load average now: {load_average()}'], args, 'losses')
     log.append(f'load average at end: {load_average()}')

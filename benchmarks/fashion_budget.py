@@ -3,7 +3,7 @@
 A recipe is a set of ``bearer-gan train`` flags. Each trains on the 60,000 Fashion-MNIST training
 images until ``--budget-seconds`` of training wall-clock are spent (loading the data, building the
 networks and scoring are not counted; the sample grids and checkpoints that every run writes are),
-through the same steps as ``bearer-gan train`` (:mod:`bearer_gan.cli.train`). Its generator is then
+through the same steps as ``bearer-gan train`` (:mod:`bearer_gan.recipe`). Its generator is then
 scored on 10,000 samples with the project's Fashion-MNIST scorer (FID on the shipped classifier's
 features against the test set, class coverage, smallest class share) and drawn as a 10 x 10 grid.
 Along the way it is scored at ``--curve`` points, with the clock paused, for a plot of FID over the
@@ -40,32 +40,30 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
-import torchbearer
-from torchbearer.callbacks import Callback
 
 import bearer_gan
-from bearer_gan import keys, models
-from bearer_gan.cli import args as cli_args
-from bearer_gan.cli import train as cli_train
-from bearer_gan.evaluation import evaluate_generator, scorer_for
+from bearer_gan import flags, keys, models
+from bearer_gan.config import DATASET_RECIPES, ConfigError, RunConfig, flag_fields
+from bearer_gan.evaluation import scorer_for
 from bearer_gan.files import atomic_path, write_json
+from bearer_gan.recipe import make_batches, prepare_run, train
+from gan_bench.budget import Budget, CpuClock, draw_grid, scores_of  # benchmarks/ is on the path of its scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = 'fashion-mnist'
-#: MNIST's defaults of the flags the recipes change and of those Fashion-MNIST's own recipe sets
-#: (``bearer_gan.cli.args.DATASET_DEFAULTS``): a recipe that gives these trains MNIST's settings,
-#: whatever Fashion-MNIST's defaults are.
-PLAIN = dict({name: cli_args.DEFAULTS[name] for name in ('model', 'batch_size', 'precision')},
-             **cli_args.replaced_defaults(DATASET))
+#: The default run's values (``RunConfig()``, MNIST's) of the fields the recipes change and of those
+#: Fashion-MNIST's own recipe sets (``bearer_gan.config.DATASET_RECIPES``): a recipe that gives these
+#: trains MNIST's settings, whatever Fashion-MNIST's own recipe is.
+PLAIN = {name: getattr(RunConfig(), name) for name in ('model', 'batch_size', 'precision', *DATASET_RECIPES[DATASET])}
 
 # docs: recipes
-#: The recipes, as the values of the training flags each gives; a flag a recipe leaves out takes
-#: Fashion-MNIST's default (``bearer_gan.cli.args.DATASET_DEFAULTS``), ``steps`` comes from the budget.
+#: The recipes, as the values of the run's fields (:class:`bearer_gan.RunConfig`, the training flags) each
+#: gives; a field a recipe leaves out takes Fashion-MNIST's own recipe (``DATASET_RECIPES``) or the
+#: default, ``steps`` comes from the budget.
 RECIPES = {
     # MNIST's defaults: the torchbearer tutorial's MLPs, Adam 2e-4 / beta1 0.5, batch 128,
     # one-sided label smoothing 0.9, samples from a moving average (0.999) of the generator.
@@ -91,7 +89,7 @@ RECIPES = {
     'mlp-conditional': dict(PLAIN, conditional=True),
     'mlp-conditional-bf16': dict(PLAIN, conditional=True, precision='bf16'),
     # ... at a learning rate of 5e-4, with samples from a ten times longer moving average of the
-    # generator (0.9999): Fashion-MNIST's default (DATASET_DEFAULTS).
+    # generator (0.9999): Fashion-MNIST's own recipe (DATASET_RECIPES).
     'mlp-conditional-lr5e-4-ema0.9999': dict(PLAIN, conditional=True, lr=5e-4, ema_decay=0.9999),
 }
 # docs: end recipes
@@ -110,6 +108,11 @@ BENCHMARK_MODELS = {
 
 COLUMNS = ('recipe', 'flags', 'steps', 'training (s)', 'steps/s', 'FID', 'classes covered', 'smallest class share')
 
+#: The fields a table's flags show, with their defaults as declared (``lr_g`` None, not the ``lr`` it resolves
+#: to): every flag but where and how long a run trains, the model first.
+SHOWN = {spec.name: spec.default for spec in sorted(flag_fields(), key=lambda spec: spec.name != 'model')
+         if spec.name not in ('steps', 'dataset', 'data_dir', 'out', 'seed', 'device')}
+
 
 def register_benchmark_models():
     for name, (generator, discriminator, latent_dim, description) in BENCHMARK_MODELS.items():
@@ -117,74 +120,32 @@ def register_benchmark_models():
                               description=description, replace=True)
 
 
-def shown_flags(config: dict) -> str:
-    """The flags of ``config`` that differ from MNIST's defaults, the settings that make the recipe."""
-    shown = [name for name in cli_args.DEFAULTS if name not in ('steps', 'dataset', 'data_dir', 'out', 'seed')
-             and config.get(name, cli_args.DEFAULTS[name]) != cli_args.DEFAULTS[name]]  # older runs lack newer keys
-    return ' '.join(f"--{name.replace('_', '-')}" + ('' if config[name] is True else f' {config[name]}')
-                    for name in shown) or '(MNIST defaults)'
+def flag_text(name: str, value) -> str:
+    """A field's value as its training flag: ``--lr 0.0005``, ``--conditional``, ``--no-conditional``."""
+    flag = '--' + name.replace('_', '-')
+    return (flag if value else f'--no-{flag[2:]}') if isinstance(value, bool) else f'{flag} {value}'
 
 
-class Budget(Callback):
-    """Stop training once ``seconds`` of training wall-clock are spent, or after ``steps``; score along the way.
-
-    The clock starts at the first step and pauses while the generator is scored at the ``curve``
-    points (evenly spaced fractions of the budget: of the seconds, or of the steps when given).
-
-    Args:
-        seconds: the training budget in seconds of wall-clock.
-        steps: train this many steps instead of watching the clock (the run's own ``steps`` stops it).
-        curve: points at which to score, the last one being the end of the budget (scored after training).
-        score: ``score(state) -> dict`` of the generator's scores.
-
-    State Requirements:
-        - reads :data:`~bearer_gan.keys.STEP`
-        - writes :data:`torchbearer.STOP_TRAINING` when the seconds are spent
-    """
-
-    def __init__(self, seconds: float, steps: Optional[int], curve: int, score):
-        self.seconds, self.steps, self.score = seconds, steps, score
-        self.points = [(index + 1) / curve for index in range(curve - 1)]
-        self.elapsed, self.step, self.curve, self._started = 0.0, 0, [], None
-
-    def on_start_training(self, state):
-        self._started = time.perf_counter()
-
-    def on_step_training(self, state):
-        self.elapsed += time.perf_counter() - self._started
-        step = self.step = state[keys.STEP]
-        done = step / self.steps if self.steps else self.elapsed / self.seconds
-        if self.points and done >= self.points[0]:
-            self.points.pop(0)
-            self.curve.append(dict(step=step, seconds=round(self.elapsed, 1), **self.score(state)))
-            print(f'\n  step {step}, {self.elapsed:.0f} s: {self.curve[-1]}', flush=True)
-        if not self.steps and self.elapsed >= self.seconds:
-            state[torchbearer.STOP_TRAINING] = True
-        self._started = time.perf_counter()
+def shown_flags(config: Mapping) -> str:
+    """The flags of ``config`` (a run's ``config.json``, :meth:`RunConfig.to_dict`) that differ from the
+    defaults, the settings that make the recipe; older runs lack newer fields, which count as defaults."""
+    return ' '.join(flag_text(name, config[name]) for name, default in SHOWN.items()
+                    if config.get(name, default) != default) or '(MNIST defaults)'
 
 
-def scores_of(generator, latent_dim: int, scorer, num_classes: Optional[int] = None) -> dict:
-    """FID, coverage and smallest class share of 10,000 samples (a conditional generator's labels balanced)."""
-    scores = evaluate_generator(generator, latent_dim, n=10000, scorer=scorer, num_classes=num_classes)
-    return dict(fid=round(scores['fid'], 2), classes_covered=scores['classes_covered'],
-                smallest_share=round(min(scores['class_shares']), 4))
+def recipe_config(values: Mapping, out: str, data_dir: str, steps: int) -> RunConfig:
+    """A recipe's run on Fashion-MNIST on the CPU: ``values`` (which win) on Fashion-MNIST's own recipe."""
+    return RunConfig.for_dataset(**dict(dict(dataset=DATASET, out=out, data_dir=data_dir, steps=steps, device='cpu'),
+                                        **values))
 
 
-def draw_grid(generator, spec: dict, path: str):
-    """A 10 x 10 grid of the generator's samples (one class per row for a conditional one)."""
-    labels = None if spec.get('num_classes') is None else bearer_gan.class_rows(spec['num_classes'], 10)
-    count = 100 if labels is None else len(labels)
-    bearer_gan.save_grid(bearer_gan.generate(generator, spec['latent_dim'], count, seed=0, labels=labels), path, nrow=10)
+def given_values(text: str) -> dict:
+    """The fields that ``bearer-gan train`` flags given as text (``--recipe NAME FLAGS``) set, and only those."""
+    parser = flags.add_run_flags(flags.ArgumentParser(prog='fashion_budget.py --recipe'))
+    return vars(parser.parse_args(shlex.split(text)))
 
 
-def parse_recipe(flags: List[str], out: str, data_dir: str, steps: int):
-    """``(parser, args)`` of a recipe's flags, parsed as ``bearer-gan train`` parses them."""
-    argv = ['--dataset', DATASET, '--data-dir', data_dir, '--out', out, '--overwrite', '--steps', str(steps),
-            '--device', 'cpu', '--no-eval'] + flags
-    return cli_train.parse(argv, prog='fashion_budget')
-
-
-def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 200, rounds: int = 3
+def measure_speeds(recipes: Dict[str, dict], data_dir: str, steps: int = 200, rounds: int = 3
                    ) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Each recipe's speed relative to ``mlp``, and its single-threaded CPU seconds per step.
 
@@ -200,10 +161,9 @@ def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 20
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(rounds):
                 for name in names:
-                    flags = recipes[name] if name in recipes else cli_args.flags_of(RECIPES['mlp'])
-                    parser, args = parse_recipe(flags, folder, data_dir, steps)
-                    config, _, data, batches = cli_train.prepare(args, parser)
-                    cli_train.train(config, data, batches, callbacks=[clocks[name]])
+                    values = recipes[name] if name in recipes else RECIPES['mlp']
+                    config, _, _, data = prepare_run(recipe_config(values, folder, data_dir, steps))
+                    train(config, data, make_batches(data, config), callbacks=[clocks[name]])
     finally:
         torch.set_num_threads(threads)
     per_step = {name: statistics.median(clock.seconds) for name, clock in clocks.items()}
@@ -212,33 +172,20 @@ def measure_speeds(recipes: Dict[str, List[str]], data_dir: str, steps: int = 20
     return {name: per_step['mlp'] / per_step[name] for name in names}, per_step
 
 
-class CpuClock(Callback):
-    """The process's CPU seconds of every step after the first ``warm`` of a run, in ``seconds``."""
-
-    def __init__(self, warm: int):
-        self.warm, self.seconds, self._last = warm, [], None
-
-    def on_step_training(self, state):
-        now = time.process_time()
-        if state[keys.STEP] > self.warm:
-            self.seconds.append(now - self._last)
-        self._last = now
-
-
-def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> dict:
+def run_recipe(name: str, values: Mapping, options, steps: Optional[int]) -> dict:
     """Train one recipe in its budget and score it; returns its row (also kept in ``budget.json``).
 
     Its grid is drawn with every other recipe's by :func:`write_outputs`, from the saved generator."""
     out = os.path.join(options.runs, name.replace(' ', '-'))
-    parser, args = parse_recipe(flags, out, options.data_dir, steps or 10 ** 9)
-    config, _, data, batches = cli_train.prepare(args, parser)
+    config, _, _, data = prepare_run(recipe_config(values, out, options.data_dir, steps or 10 ** 9))
+    batches = make_batches(data, config)
     scorer = scorer_for(DATASET, 'cpu')
     budget = Budget(options.budget_seconds, steps, options.curve,
                     lambda state: scores_of(bearer_gan.sampling_generator(state), state[keys.LATENT_DIM], scorer,
                                             state.get(keys.NUM_CLASSES)))
-    print(f'{name}: {shown_flags(config)}, ' + (f'{steps} steps' if steps else f'{options.budget_seconds:g} s'),
-          flush=True)
-    cli_train.train(config, data, batches, callbacks=[budget])
+    print(f'{name}: {shown_flags(config.to_dict())}, '
+          + (f'{steps} steps' if steps else f'{options.budget_seconds:g} s'), flush=True)
+    train(config, data, batches, callbacks=[budget])
     generator, spec = bearer_gan.load_generator(out)
     final = scores_of(generator, spec['latent_dim'], scorer, spec.get('num_classes'))
     done = budget.step
@@ -249,7 +196,7 @@ def run_recipe(name: str, flags: List[str], options, steps: Optional[int]) -> di
            'FID': f"{final['fid']:.1f}", 'classes covered': f"{final['classes_covered']}/10",
            'smallest class share': f"{final['smallest_share']:.1%}"}
     clock = 'cpu' if options.cpu_budget else 'steps' if steps else 'wall-clock'
-    result = dict(row=row, curve=curve, config=config, clock=clock,
+    result = dict(row=row, curve=curve, config=config.to_dict(), clock=clock,
                   wall_seconds=round(budget.elapsed, 1),
                   budget_seconds=options.budget_seconds, threads=torch.get_num_threads(), torch=torch.__version__,
                   machine=machine(), load_average=os.getloadavg(),
@@ -356,10 +303,15 @@ def main(argv=None):
     if options.threads:
         torch.set_num_threads(options.threads)
     register_benchmark_models()
-    recipes = {name: cli_args.flags_of(RECIPES[name]) for name in options.recipes}
-    recipes.update((name, shlex.split(flags)) for name, flags in options.recipe)
-    if options.seed is not None:  # before a recipe's own flags, which win
-        recipes = {name: ['--seed', str(options.seed)] + flags for name, flags in recipes.items()}
+    recipes = {name: dict(RECIPES[name]) for name in options.recipes}
+    recipes.update((name, given_values(text)) for name, text in options.recipe)
+    if options.seed is not None:  # under a recipe's own values, which win
+        recipes = {name: dict(dict(seed=options.seed), **values) for name, values in recipes.items()}
+    for name, values in recipes.items():  # a recipe that makes no run stops here, not after the others trained
+        try:
+            recipe_config(values, options.runs, options.data_dir, 1)
+        except ConfigError as error:
+            parser.error(f'recipe {name}: {error}')
     print(f"{' '.join(sys.argv)}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {machine()}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     steps, options.ratios = {name: None for name in recipes}, {}
@@ -375,8 +327,8 @@ def main(argv=None):
         if name not in recipes:
             parser.error(f'--steps {name}={count}: {name!r} is not a recipe being trained')
         steps[name] = int(count)
-    for name, flags in recipes.items():
-        run_recipe(name, flags, options, steps[name])
+    for name, values in recipes.items():
+        run_recipe(name, values, options, steps[name])
     results = []
     trained = sorted(os.listdir(options.runs)) if os.path.isdir(options.runs) else []  # this run's and earlier ones
     for name in list(RECIPES) + [name for name in trained if name not in RECIPES]:

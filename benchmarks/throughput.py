@@ -41,9 +41,9 @@ run:
     :func:`bearer_gan.image_batches` + :func:`bearer_gan.run_gan`, ``verbose=0`` and no output
     callbacks: pure training throughput.
 (e) **examples/gan.py defaults, as run**: the run ``python examples/gan.py`` makes with its
-    defaults, built by the same functions (:func:`bearer_gan.cli.train.make_callbacks` and the
-    flags' defaults, with this benchmark's model, batch size, precision and compilation): the
-    generator's moving average, the sampler and its GIF, the real grid, the per-step history,
+    defaults, built by the same functions (:func:`bearer_gan.recipe.make_callbacks` and
+    :class:`bearer_gan.RunConfig`'s defaults, with this benchmark's model, batch size, precision
+    and compilation): the generator's moving average, the sampler and its GIF, the real grid, the per-step history,
     the saved models, checkpoints, and the log lines a run prints when its output goes to a file
     (written to ``os.devnull`` here; a terminal's progress bar is not measured). Its outputs go to
     a temporary folder. The periodic work (sample grids every 500 steps, checkpoints every 1,000,
@@ -108,7 +108,6 @@ import json
 import os
 import platform
 import shlex
-import statistics
 import sys
 
 import torch
@@ -121,85 +120,36 @@ except ImportError:  # run from a checkout without installing: use the checkout'
 import torchbearer as tb  # noqa: E402
 
 import bearer_gan  # noqa: E402
-from bearer_gan import cli  # noqa: E402
+from bearer_gan import flags  # noqa: E402
 from gan_bench.ceiling import matmul_flops_per_second, replay_seconds, trace_step  # noqa: E402
 from gan_bench.machine import load_average, machine_name, memory_kind, peak_memory, probe_memory  # noqa: E402
 from gan_bench.profiling import profile_report  # noqa: E402
 from gan_bench.setups import BETAS, LR, MNIST_SHAPE, Setup  # noqa: E402
-from gan_bench.variants import VARIANT_NAMES, VARIANTS, default_cycle, measure  # noqa: E402
-
-SCALING_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
-SCALING_MODELS = ('tutorial', 'mlp256')
-
-
-def mib(value):
-    return '-' if value is None else f'{value / 2 ** 20:.0f}'
-
-
-def ratio_line(medians, ceiling, flops_d, matmul):
-    """The ratios of the measured variants' median steps/s, and (d)'s share of the ceiling."""
-    parts = [f'{top}/{bottom} = {medians[top] / medians[bottom]:.2f}{unit}'
-             for top, bottom, unit in (('d', 'a', 'x'), ('d', 'c', 'x'), ('e', 'd', ''))
-             if top in medians and bottom in medians]
-    if 'd' in medians:
-        parts.append(f'd = {100 * medians["d"] / ceiling:.1f}% of the ceiling ({ceiling:.1f} steps/s; '
-                     f'{100 * medians["d"] * flops_d / matmul:.1f}% counting (d)\'s own FLOPs)')
-    return '   '.join(parts)
-
-
-def main_table(rates, memory, batch_size, ceiling, steps_of):
-    lines = [f'{"variant":<38} {"steps":>6} {"steps/s":>9} {"min-max":>15} {"images/s":>10} {"peak MiB":>9} '
-             f'{"+MiB":>6} {"% ceiling":>9}']
-    medians = {}
-    for variant, variant_rates in rates.items():
-        medians[variant] = median = statistics.median(variant_rates)
-        peak, rise = memory.get(variant, (None, None))
-        lines.append(f'({variant}) {VARIANT_NAMES[variant]:<34} {steps_of[variant]:6d} {median:9.1f} '
-                     f'{min(variant_rates):7.1f}-{max(variant_rates):<7.1f} {median * batch_size:10.0f} '
-                     f'{mib(peak):>9} {mib(rise):>6} {100 * median / ceiling:8.1f}%')
-    return lines, medians
-
-
-def scaling_tables(setup, warmup, steps, reps, progress):
-    lines = []
-    for model in SCALING_MODELS:
-        latent_dim = bearer_gan.DEFAULT_LATENT_DIM[model]
-        lines += ['', f'scaling, model {model} (latent {latent_dim}): median of {reps} interleaved repetitions',
-                  f'{"batch":>6} {"steps":>6} {"(c) steps/s":>12} {"(c) images/s":>13} {"(d) steps/s":>12} '
-                  f'{"(d) images/s":>13} {"d/c":>6}']
-        for batch_size in SCALING_BATCH_SIZES:
-            cell_steps = max(warmup, 10, round(steps * 128 / batch_size))
-            cell = setup._replace(model=model, latent_dim=latent_dim, batch_size=batch_size)
-            rates = measure(('c', 'd'), cell, warmup, cell_steps, reps)
-            c, d = (statistics.median(rates[v]) for v in ('c', 'd'))
-            line = (f'{batch_size:6d} {cell_steps:6d} {c:12.1f} {c * batch_size:13.0f} {d:12.1f} '
-                    f'{d * batch_size:13.0f} {d / c:6.2f}')
-            progress(line)
-            lines.append(line)
-    return lines
+from gan_bench.tables import main_table, ratio_line, scaling_tables  # noqa: E402
+from gan_bench.variants import VARIANTS, default_cycle, measure  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = cli.ArgumentParser(description='Training steps/s of bearer_gan vs the torchbearer tutorial and plain loops.')
+    parser = flags.ArgumentParser(description='Training steps/s of bearer_gan vs the torchbearer tutorial and plain loops.')
     parser.add_argument('--model', choices=sorted(bearer_gan.MODELS), default='tutorial')
-    parser.add_argument('--image-size', type=cli.parsing.image_size, default=None, metavar='N',
+    parser.add_argument('--image-size', type=flags.image_size, default=None, metavar='N',
                         help='train on the digits resized to N x N (default: their own 28 x 28)')
     parser.add_argument('--channels', type=int, choices=(1, 3), default=None,
                         help='train on the digits as 1 or 3 channels (default: their own 1)')
     parser.add_argument('--variants', default=None, metavar='LETTERS',
                         help='the variants to run, e.g. cd (default: abcde at 1 x 28 x 28, cd at another shape)')
-    parser.add_argument('--batch-size', type=cli.positive_int, default=128)
-    parser.add_argument('--device', type=cli.torch_device, default=None, help='default: cuda if available, else cpu')
-    parser.add_argument('--reps', type=cli.positive_int, default=5, help='interleaved repetitions per variant')
-    parser.add_argument('--steps', type=cli.positive_int, default=300, help='timed steps per repetition of (a)-(d)')
-    parser.add_argument('--e-steps', type=cli.positive_int, default=None,
+    parser.add_argument('--batch-size', type=flags.positive_int, default=128)
+    parser.add_argument('--device', type=flags.torch_device, default=None, help='default: cuda if available, else cpu')
+    parser.add_argument('--reps', type=flags.positive_int, default=5, help='interleaved repetitions per variant')
+    parser.add_argument('--steps', type=flags.positive_int, default=300, help='timed steps per repetition of (a)-(d)')
+    parser.add_argument('--e-steps', type=flags.positive_int, default=None,
                         help="timed steps per repetition of (e) (default: the default run's interval cycle, "
                              f'{default_cycle()})')
     parser.add_argument('--warmup', type=int, default=30, help='untimed steps before the timed ones')
     parser.add_argument('--scaling', action='store_true',
                         help='also time (c) and (d) for batch sizes 32..1024 and models tutorial, mlp256')
-    parser.add_argument('--scaling-reps', type=cli.positive_int, default=3, help='repetitions per scaling cell')
-    parser.add_argument('--threads', type=cli.positive_int, default=None,
+    parser.add_argument('--scaling-reps', type=flags.positive_int, default=3, help='repetitions per scaling cell')
+    parser.add_argument('--threads', type=flags.positive_int, default=None,
                         help="torch intra-op threads (default: torch's own choice)")
     parser.add_argument('--out', default=None, help='also write the printed report to this text file')
     parser.add_argument('--precision', choices=bearer_gan.PRECISIONS, default='fp32',
@@ -226,7 +176,7 @@ def choose_variants(args, image_shape):
         return VARIANTS if image_shape == MNIST_SHAPE else ('c', 'd')
     chosen = tuple(v for v in VARIANTS if v in args.variants)
     if image_shape != MNIST_SHAPE and {'a', 'b'} & set(chosen):
-        cli.fail('throughput.py', f'variants (a) and (b) read 28 x 28 grey digits; at {" x ".join(map(str, image_shape))} '
+        flags.fail('throughput.py', f'variants (a) and (b) read 28 x 28 grey digits; at {" x ".join(map(str, image_shape))} '
                  'choose from c, d, e')
     return chosen
 
@@ -252,7 +202,7 @@ def main(argv=None):
         images = images.squeeze(1)  # (N, 28, 28), as the tutorial's PIL loader reads them
     variants = choose_variants(args, image_shape)
     if args.batch_size > len(images):
-        cli.fail('throughput.py', f'--batch-size must be at most {len(images)}, got {args.batch_size}')
+        flags.fail('throughput.py', f'--batch-size must be at most {len(images)}, got {args.batch_size}')
     data = (images, labels, bearer_gan.to_unit_range(images).to(device), labels.to(device))
     setup = Setup(data, args.model, latent_dim, args.batch_size, device, args.precision, args.compile, image_shape)
     if args.memory_probe:  # internal: one variant's peak memory, as JSON on the last line of stdout

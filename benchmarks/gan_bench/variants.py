@@ -20,8 +20,8 @@ import torchbearer as tb
 from torchbearer.bases import base_closure
 
 import bearer_gan
-from bearer_gan.cli import args as train_args
-from bearer_gan.cli import train as run_steps
+from bearer_gan.config import RunConfig
+from bearer_gan.recipe import make_callbacks
 
 from .device import synchronize
 from .setups import (BETAS, DISC_CRIT, DISC_IMGS, DISC_MODEL, DISC_OPT, FAKE, GEN_CRIT, GEN_OPT, LR, MNIST_SHAPE,
@@ -46,9 +46,9 @@ def default_cycle() -> int:
     """Steps after which the default run's periodic work repeats: the least common multiple of its
     sample, checkpoint, history-write and log intervals (1,000 with the defaults). Timing (e) over
     such a window counts each of them as often as a long run does."""
-    defaults = train_args.DEFAULTS
+    defaults = RunConfig()
     history_writes = inspect.signature(bearer_gan.LossHistory).parameters['write_interval'].default
-    return math.lcm(defaults['sample_interval'], defaults['checkpoint_interval'], defaults['log_interval'], history_writes)
+    return math.lcm(defaults.sample_interval, defaults.checkpoint_interval, defaults.log_interval, history_writes)
 
 
 class StepTimer(tb.callbacks.Callback):
@@ -151,35 +151,33 @@ def train_bearer_gan(generator, discriminator, setup: Setup, steps, seed, callba
     bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, setup.batch_size, seed), steps)
 
 
-def _shape_flags(image_shape):
-    """The command-line flags that load ``mnist-5k`` at ``image_shape``: none for the digits' own shape."""
+def _shape_fields(image_shape) -> dict:
+    """The run's fields that load ``mnist-5k`` at ``image_shape``: none for the digits' own shape."""
     if tuple(image_shape) == MNIST_SHAPE:
-        return []
+        return {}
     channels, size, _ = image_shape
-    return ['--image-size', str(size), '--channels', str(channels)]
+    return dict(image_size=size, channels=channels)
 
 
 def train_as_user(generator, discriminator, setup: Setup, steps, seed, callback):
     """Variant (e): ``steps`` steps of the run ``examples/gan.py`` makes with its defaults, through the same
-    package functions (:mod:`bearer_gan.cli.train`): its callbacks, all of them, with its outputs written into a
+    package functions (:mod:`bearer_gan.recipe`): its callbacks, all of them, with its outputs written into a
     temporary folder and its log lines into ``os.devnull``; ``callback`` (the timer) comes last, after them."""
     _, _, unit_images, unit_labels = setup.data
     out = tempfile.mkdtemp(prefix='bearer_gan_bench_')
-    parser, args = run_steps.parse(['--model', setup.model, '--latent-dim', str(setup.latent_dim), '--batch-size',
-                                    str(setup.batch_size), '--precision', setup.precision, '--seed', str(seed),
-                                    '--out', out, '--dataset', 'mnist-5k'] + ['--compile'] * setup.compile
-                                   + _shape_flags(setup.image_shape))
-    config = train_args.train_config(args, setup.device)  # every flag, as the command line would give it
+    config = RunConfig.for_dataset('mnist-5k', model=setup.model, latent_dim=setup.latent_dim,
+                                   batch_size=setup.batch_size, precision=setup.precision, seed=seed, out=out,
+                                   compile=setup.compile, device=setup.device, **_shape_fields(setup.image_shape))
     spec = bearer_gan.model_spec(setup.model, setup.latent_dim, tuple(unit_images.shape[1:]))
-    g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), config['lr'], config['beta1'])
+    g_opt, d_opt = (bearer_gan.gan_adam(net.parameters(), config.lr, config.beta1)
                     for net in (generator, discriminator))
     try:
         with open(os.devnull, 'w') as log:
-            callbacks = run_steps.make_callbacks(config, spec, quiet=True)  # everything but what is printed ...
-            callbacks.insert(-1, bearer_gan.callbacks.LinePrinter(config['log_interval'], stream=log))  # ... and this
+            callbacks = make_callbacks(config, spec, quiet=True)  # everything but what is printed ...
+            callbacks.insert(-1, bearer_gan.callbacks.LinePrinter(config.log_interval, stream=log))  # ... and this
             trial = bearer_gan.gan_trial(
-                generator, discriminator, g_opt, d_opt, latent_dim=spec['latent_dim'], d_steps=config['d_steps'],
-                loss=config['loss'], real_label=config['real_label'], precision=config['precision'], compile=config['compile'],
+                generator, discriminator, g_opt, d_opt, latent_dim=spec['latent_dim'], d_steps=config.d_steps,
+                loss=config.loss, real_label=config.real_label, precision=config.precision, compile=config.compile,
                 callbacks=callbacks + [callback], device=setup.device, verbose=0)
             bearer_gan.run_gan(trial, seeded_image_batches(unit_images, unit_labels, setup.batch_size, seed), steps)
     finally:
