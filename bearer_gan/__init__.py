@@ -28,6 +28,11 @@ from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from
 from .safety import NonFiniteLossError, TrainingGuard
 from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
 from .trial import default_device, gan_adam, gan_trial, run_gan
+from .config import DATASET_RECIPES, ConfigError, RunConfig
+from .flags import Invocation, parse_run_flags
+from .run_folder import choose_run
+from . import recipe
+from .recipe import USER_ERRORS, PreparedRun, build_trial, make_batches, make_callbacks, make_models, make_spec, prepare_run, train
 
 __version__ = '0.1.0'
 
@@ -55,4 +60,7 @@ __all__ = [
     'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',
+    'DATASET_RECIPES', 'ConfigError', 'RunConfig', 'Invocation', 'parse_run_flags', 'choose_run',
+    'recipe', 'USER_ERRORS', 'PreparedRun', 'build_trial', 'make_batches', 'make_callbacks', 'make_models', 'make_spec', 'prepare_run',
+    'train',
 ]

@@ -18,15 +18,16 @@ call, so the closures stay the same for every loss.
 """
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 import torchbearer
 
 from . import keys
+from .penalties import GradientPenalty, Penalty, R1Penalty
 
-__all__ = ['GANLoss', 'LOSSES', 'register_loss', 'get_loss',
+__all__ = ['GANLoss', 'LOSSES', 'register_loss', 'get_loss', 'loss_penalties',
            'generator_loss_from_logits', 'discriminator_loss_from_logits',
            'hinge_generator_loss', 'hinge_discriminator_loss',
            'least_squares_generator_loss', 'least_squares_discriminator_loss',
@@ -159,8 +160,7 @@ def get_loss(loss) -> Tuple[str, GANLoss]:
     return loss, _REGISTRY[loss]
 
 
-def _gradient_penalty(weight: float):
-    from .penalties import GradientPenalty  # penalties builds on the keys, not on the losses: no import cycle
+def _gradient_penalty(weight: float) -> GradientPenalty:
     return GradientPenalty(weight)
 
 
@@ -247,3 +247,20 @@ generator_loss.__name__ = generator_loss.__qualname__ = 'generator_loss'
 #: The default (``bce``) discriminator criterion, a function of state (see :func:`discriminator_criterion`).
 discriminator_loss = discriminator_criterion('bce')
 discriminator_loss.__name__ = discriminator_loss.__qualname__ = 'discriminator_loss'
+
+
+def loss_penalties(loss, gp_weight: Optional[float] = None, r1_gamma: float = 0.0, r1_interval: int = 1) -> List[Penalty]:
+    """The penalties of a run with ``loss`` (a :class:`~bearer_gan.losses.GANLoss` or a registered name):
+    the loss's own (WGAN-GP's gradient penalty, weighted ``gp_weight`` or its default) and R1 when
+    ``r1_gamma > 0``.
+
+    Raises:
+        ValueError: for a ``gp_weight`` given to a loss without a penalty, or a negative ``r1_gamma``.
+    """
+    name, loss = get_loss(loss)
+    if gp_weight is not None and loss.penalty is None:
+        raise ValueError(f'gp_weight belongs to the wgan-gp loss; the {name} loss has no gradient penalty')
+    if r1_gamma < 0:
+        raise ValueError(f'r1_gamma must be at least 0, got {r1_gamma}')
+    own = [loss.penalty(loss.penalty_weight if gp_weight is None else gp_weight)] if loss.penalty is not None else []
+    return own + ([R1Penalty(r1_gamma, r1_interval)] if r1_gamma > 0 else [])

@@ -37,7 +37,7 @@ from . import keys
 
 __all__ = ['input_gradients', 'gradient_penalty_from_gradients', 'r1_from_gradients', 'interpolate',
            'gradient_penalty', 'r1_penalty', 'Penalty', 'GradientPenalty', 'R1Penalty', 'plan_penalties',
-           'with_penalties', 'loss_penalties']
+           'with_penalties']
 
 
 def input_gradients(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -231,21 +231,3 @@ def with_penalties(criterion: Callable) -> Callable:
         return loss
     penalized.criterion = criterion
     return penalized
-
-
-def loss_penalties(loss, gp_weight: Optional[float] = None, r1_gamma: float = 0.0, r1_interval: int = 1) -> List[Penalty]:
-    """The penalties of a run with ``loss`` (a :class:`~bearer_gan.losses.GANLoss` or a registered name):
-    the loss's own (WGAN-GP's gradient penalty, weighted ``gp_weight`` or its default) and R1 when
-    ``r1_gamma > 0``.
-
-    Raises:
-        ValueError: for a ``gp_weight`` given to a loss without a penalty, or a negative ``r1_gamma``.
-    """
-    from .losses import get_loss
-    name, loss = get_loss(loss)
-    if gp_weight is not None and loss.penalty is None:
-        raise ValueError(f'gp_weight belongs to the wgan-gp loss; the {name} loss has no gradient penalty')
-    if r1_gamma < 0:
-        raise ValueError(f'r1_gamma must be at least 0, got {r1_gamma}')
-    own = [loss.penalty(loss.penalty_weight if gp_weight is None else gp_weight)] if loss.penalty is not None else []
-    return own + ([R1Penalty(r1_gamma, r1_interval)] if r1_gamma > 0 else [])

@@ -20,9 +20,9 @@ from . import losses as loss_criteria
 from .checkpoint import GANCheckpoint
 from .closures import gan_closure
 from .compatibility import check_callbacks
-from .losses import GANLoss, get_loss
+from .losses import GANLoss, get_loss, loss_penalties
 from .metrics import gan_metrics, reported_quantities
-from .penalties import Penalty, loss_penalties, with_penalties
+from .penalties import Penalty, with_penalties
 from .safety import NonFiniteLossError, TrainingGuard, stop_requests
 
 __all__ = ['default_device', 'gan_adam', 'gan_trial', 'run_gan']

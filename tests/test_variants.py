@@ -48,7 +48,7 @@ def variant_trial(name, run_dir=None, seed=0, model='tutorial', lr=2e-4, callbac
 
 def trial_quantities(name):
     options = VARIANTS[name]
-    return bearer_gan.reported_quantities(options['loss'], bearer_gan.penalties.loss_penalties(
+    return bearer_gan.reported_quantities(options['loss'], bearer_gan.losses.loss_penalties(
         options['loss'], r1_gamma=options.get('r1_gamma', 0.0), r1_interval=options.get('r1_interval', 1)))
 
 

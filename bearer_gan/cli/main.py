@@ -7,8 +7,8 @@ lists each command's flags.
 import sys
 from typing import List, Optional
 
-from . import args as train_args
-from . import parsing, tools, train
+from .. import flags as parsing
+from . import tools, train
 
 __all__ = ['PROG', 'build_parser', 'main']
 
@@ -20,7 +20,7 @@ def build_parser() -> parsing.ArgumentParser:
     parser = parsing.ArgumentParser(prog=PROG, description='A callback-driven GAN trainer built on torchbearer.')
     commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate}')
     parser.commands = {  # each subcommand's own parser, for its one-line errors
-        'train': train_args.add_train_arguments(commands.add_parser(
+        'train': parsing.add_train_flags(commands.add_parser(
             'train', help='train a GAN', description='Train a GAN with bearer_gan.')),
         'sample': tools.add_sample_arguments(commands.add_parser(
             'sample', help='write generated images from a trained run to .npy')),

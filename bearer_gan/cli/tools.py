@@ -19,7 +19,8 @@ import torch
 from ..callbacks.saving import GeneratorFileError, load_generator
 from ..files import write_json
 from ..sampling import generate, save_grid
-from . import parsing, run_dir
+from .. import flags as parsing
+from .. import run_folder as run_dir
 
 __all__ = ['add_sample_arguments', 'add_evaluate_arguments', 'labels_path', 'sample_labels', 'sample', 'evaluate']
 

@@ -1,21 +1,24 @@
 """A run's folder: checked before anything is written, prepared for a new run, read back to resume one.
 
-A training run owns its ``--out`` folder: its flags in ``config.json``, and the outputs named in
-:data:`RUN_OUTPUTS`. A new run may only write into an empty folder, one holding the very same
-run, or (with ``--overwrite``) another run's folder, whose outputs are then removed first.
+A training run owns its ``--out`` folder: its :class:`~bearer_gan.config.RunConfig` in ``config.json``,
+and the outputs named in :data:`RUN_OUTPUTS`. A new run may only write into an empty folder, one
+holding the very same run, or (with ``--overwrite``) another run's folder, whose outputs are then
+removed first. :func:`choose_run` is the resume policy that ``bearer-gan train`` and
+``examples/gan.py`` share: ``--resume RUN``, the same command again, or a new run.
 """
 import json
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
-from ..files import write_json
-from .config import run_difference, same_run, upgrade_config
-from .parsing import UsageError
+from .checkpoint import CHECKPOINT, PREVIOUS_CHECKPOINT
+from .config import ConfigError, RunConfig, run_difference, same_run
+from .files import write_json
+from .flags import Invocation, UsageError
 
 __all__ = ['RUN_OUTPUTS', 'writable_dir', 'recorded_config', 'check_out_dir', 'prepare_out_dir', 'read_config',
-           'write_config', 'check_device']
+           'write_config', 'check_device', 'has_checkpoint', 'choose_run']
 
 #: Everything a training run writes into its ``--out`` folder.
 RUN_OUTPUTS = ('samples', 'real.png', 'progress.gif', 'losses.png', 'history.csv', 'generator.pt',
@@ -51,15 +54,15 @@ def recorded_config(path: str) -> Optional[dict]:
     return config if isinstance(config, dict) else None
 
 
-def _holds_same_run(path: str, config: dict) -> bool:
+def _holds_same_run(path: str, config: RunConfig) -> bool:
     recorded = recorded_config(path)
     return recorded is not None and same_run(recorded, config)
 
 
-def check_out_dir(path: str, config: dict, overwrite: bool) -> str:
+def check_out_dir(path: str, config: RunConfig, overwrite: bool) -> str:
     """Check, without changing anything, that a run with ``config`` may write into ``path``.
 
-    A non-empty folder is accepted when it holds the same run (:func:`~bearer_gan.cli.config.same_run`:
+    A non-empty folder is accepted when it holds the same run (:func:`~bearer_gan.config.same_run`:
     rerunning a command resumes it) or with ``overwrite``.
 
     Raises:
@@ -84,7 +87,7 @@ def check_out_dir(path: str, config: dict, overwrite: bool) -> str:
     return path
 
 
-def prepare_out_dir(path: str, config: dict) -> str:
+def prepare_out_dir(path: str, config: RunConfig) -> str:
     """Create ``path``, remove a previous run's outputs (only the names in :data:`RUN_OUTPUTS`, so no
     stale frame mixes into the GIF and no old event into TensorBoard) and write ``config.json``.
     Call :func:`check_out_dir` first.
@@ -102,19 +105,14 @@ def prepare_out_dir(path: str, config: dict) -> str:
     return path
 
 
-def write_config(path: str, config: dict) -> None:
+def write_config(path: str, config: RunConfig) -> None:
     """Write ``config`` as ``path/config.json``, atomically."""
-    write_json(os.path.join(path, 'config.json'), config)
+    write_json(os.path.join(path, 'config.json'), config.to_dict())
 
 
-def read_config(run_dir: str, required) -> dict:
-    """The configuration of the run in ``run_dir``, from its ``config.json``.
-
-    Args:
-        run_dir: the run's folder.
-        required: the keys the configuration must have.
-
-    A configuration made by an older version is upgraded (:func:`~bearer_gan.cli.config.upgrade_config`).
+def read_config(run_dir: str) -> RunConfig:
+    """The configuration of the run in ``run_dir``, from its ``config.json`` (one made by an older version
+    is upgraded, :meth:`~bearer_gan.config.RunConfig.from_dict`).
 
     Raises:
         UsageError: when it is missing, unreadable, made by a newer version or lacks a key.
@@ -128,22 +126,47 @@ def read_config(run_dir: str, required) -> dict:
     if not isinstance(config, dict):
         raise UsageError(f'cannot resume {run_dir!r}: {path} does not hold a JSON object')
     try:
-        config = upgrade_config(config)  # keys added since the run was made take the values it trained with
-    except ValueError as error:
+        return RunConfig.from_dict(config)  # keys added since the run was made take the values it trained with
+    except (ConfigError, TypeError) as error:
         raise UsageError(f'cannot resume {run_dir!r}: {path} {error}') from None
-    missing = set(required) - set(config)
-    if missing:
-        raise UsageError(f'cannot resume {run_dir!r}: {path} lacks {", ".join(sorted(missing))}')
-    return config
 
 
-def check_device(run_dir: str, config: dict) -> dict:
+def check_device(run_dir: str, config: RunConfig) -> RunConfig:
     """Check that this machine has the device ``config`` trains on.
 
     Raises:
         UsageError: for a run on a GPU when this machine has none.
     """
-    if str(config['device']).startswith('cuda') and not torch.cuda.is_available():
-        raise UsageError(f'cannot resume {run_dir!r} here: it trains on {config["device"]} and no CUDA GPU is '
+    if str(config.device).startswith('cuda') and not torch.cuda.is_available():
+        raise UsageError(f'cannot resume {run_dir!r} here: it trains on {config.device} and no CUDA GPU is '
                          'available (add --device cpu to continue it on the CPU)')
     return config
+
+
+def has_checkpoint(folder: str) -> bool:
+    """Whether ``folder`` holds a checkpoint to resume from (the newest, or the one before it)."""
+    return any(os.path.exists(os.path.join(folder, name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT))
+
+
+def choose_run(config: Optional[RunConfig], invocation: Invocation) -> Tuple[RunConfig, Optional[str]]:
+    """The resume policy: ``(config, run folder)`` of the run to resume, or ``(config, None)`` for a new run.
+
+    * ``--resume RUN``: the run's own ``config.json``, with the flags ``--resume`` takes.
+    * A folder ``--out`` that holds this very run (the same command again, e.g. a requeued job) with a
+      checkpoint: that run. Nothing is deleted; ``--overwrite`` is the only way to start over.
+    * Else ``config``, after checking (and changing nothing) that ``--out`` may take it.
+
+    Raises:
+        UsageError: for a folder that cannot take the run, or a ``config.json`` that cannot be read.
+    """
+    if invocation.resume:
+        recorded = read_config(invocation.resume)
+        resumed = recorded.replace(out=invocation.resume, **invocation.given)  # only --resume's flags are given
+        return check_device(invocation.resume, resumed), invocation.resume
+    if os.path.exists(config.data_dir) and not os.path.isdir(config.data_dir):
+        raise UsageError(f'--data-dir {config.data_dir!r} is a file, not a directory')
+    recorded = recorded_config(config.out)
+    if invocation.overwrite or recorded is None or not same_run(recorded, config) or not has_checkpoint(config.out):
+        check_out_dir(config.out, config, invocation.overwrite)  # changes nothing: a rejected run leaves --out alone
+        return config, None
+    return read_config(config.out).replace(device=config.device), config.out

@@ -12,7 +12,9 @@ from typing import List
 
 from torchbearer.callbacks import Callback
 
-from ..callbacks import FixedNoiseSampler, LinePrinter, TerminalPreview
+from .preview import TerminalPreview
+from .printer import LinePrinter
+from .progress import FixedNoiseSampler
 
 __all__ = ['on_terminal', 'progress_verbosity', 'display_callbacks']
 
@@ -27,12 +29,12 @@ def progress_verbosity(quiet: bool = False) -> int:
     return 2 if on_terminal() and not quiet else 0
 
 
-def display_callbacks(config: dict, sampler: FixedNoiseSampler, quiet: bool = False,
+def display_callbacks(log_interval: int, sampler: FixedNoiseSampler, quiet: bool = False,
                       preview: bool = False) -> List[Callback]:
-    """The callbacks that print a run's progress, besides torchbearer's bar: log lines when not on a
-    terminal, the preview when asked for on one, nothing when ``quiet``."""
+    """The callbacks that print a run's progress, besides torchbearer's bar: a log line every ``log_interval``
+    steps when not on a terminal, the preview of ``sampler``'s grids when asked for on one, nothing when ``quiet``."""
     if quiet:
         return []
     if not on_terminal():
-        return [LinePrinter(config['log_interval'])]
+        return [LinePrinter(log_interval)]
     return [TerminalPreview(sampler)] if preview else []
