@@ -7,7 +7,12 @@ networks (FedAvg, weighted by shard size). Only networks travel; no image leaves
     python examples/federated_gan.py --owners 5 --rounds 20 --local-steps 100 --split classes-per-owner 2
     python examples/federated_gan.py --split iid              # every owner sees every digit
     python examples/federated_gan.py --split dirichlet 0.3    # skewed class mixtures
+    python examples/federated_gan.py --loss hinge --spectral-norm --conditional  # any recipe bearer-gan train trains
     python examples/federated_gan.py --deploy                 # a SuperLink and SuperNodes as separate processes
+
+Each owner trains the recipe that ``bearer-gan train`` trains with the same flags (``--loss``,
+``--lr-g``/``--lr-d``, ``--beta2``, ``--gp-weight``, ``--r1-gamma``, ``--conditional``,
+``--spectral-norm``, ...: a :class:`bearer_gan.RunConfig`, built by :mod:`bearer_gan.recipe`).
 
 By default it runs in Flower's simulation runtime (one process, the owners as Ray actors; needs
 ``pip install 'bearer_gan[federated-sim]'``). ``--deploy`` runs a real deployment on this machine
@@ -22,6 +27,7 @@ covered, the share of each digit, owners' losses, bytes sent and received, secon
 ``config.json`` and ``checkpoint.pt``. A stopped federation continues at its last finished round
 with ``--resume OUT``; the same command on a finished run does nothing.
 """
+import argparse
 import importlib.util
 import json
 import logging
@@ -34,9 +40,11 @@ from dataclasses import fields
 os.environ.setdefault('FLWR_TELEMETRY_ENABLED', '0')  # offline: no usage events to Flower's servers
 
 import bearer_gan  # noqa: E402
-from bearer_gan import cli  # noqa: E402
-from bearer_gan.federated import (FederatedConfig, OPTIMIZER_STATES, load_federated_checkpoint,  # noqa: E402
-                                  parse_split, read_history, split_indices)
+from bearer_gan import flags  # noqa: E402
+from bearer_gan.federated import (FEDERATION_DATASETS, OPTIMIZER_STATES, FederatedConfig,  # noqa: E402
+                                  federation_data, load_federated_checkpoint, parse_split, read_history, split_indices)
+from bearer_gan.recipe import make_spec  # noqa: E402
+from bearer_gan.run_folder import writable_dir  # noqa: E402
 
 #: Everything a federated run writes into its ``--out`` folder (what ``--overwrite`` removes).
 OUTPUTS = ('samples', 'progress.gif', 'progress_ema.gif', 'history.csv', 'generator.pt', 'discriminator.pt',
@@ -44,14 +52,19 @@ OUTPUTS = ('samples', 'progress.gif', 'progress_ema.gif', 'history.csv', 'genera
 DEFAULTS = FederatedConfig()
 
 
+def recipe_help(name: str) -> str:
+    """``bearer-gan train``'s help of the recipe flag ``name`` (its RunConfig field's), so both say the same."""
+    return bearer_gan.RunConfig.__dataclass_fields__[name].metadata['help']
+
+
 def parse_args(argv=None):
-    parser = cli.ArgumentParser(description='Federated GAN training across data owners on Flower.')
-    parser.add_argument('--owners', type=cli.positive_int, default=DEFAULTS.owners,
+    parser = flags.ArgumentParser(description='Federated GAN training across data owners on Flower.')
+    parser.add_argument('--owners', type=flags.positive_int, default=DEFAULTS.owners,
                         help='data owners the data set is split among')
-    parser.add_argument('--participants', type=cli.positive_int, default=None,
+    parser.add_argument('--participants', type=flags.positive_int, default=None,
                         help='owners that take part, 0 .. P-1 (default: all)')
-    parser.add_argument('--rounds', type=cli.positive_int, default=DEFAULTS.rounds, help='federated rounds')
-    parser.add_argument('--local-steps', type=cli.positive_int, default=DEFAULTS.local_steps,
+    parser.add_argument('--rounds', type=flags.positive_int, default=DEFAULTS.rounds, help='federated rounds')
+    parser.add_argument('--local-steps', type=flags.positive_int, default=DEFAULTS.local_steps,
                         help='generator updates per owner per round')
     parser.add_argument('--split', nargs='+', default=DEFAULTS.split.split(), metavar='WORD',
                         help="how the data is cut among owners: iid, 'classes-per-owner K' or 'dirichlet ALPHA'")
@@ -59,31 +72,43 @@ def parse_args(argv=None):
                         help="keep each owner's Adam moments between its rounds, or reset them every round")
     parser.add_argument('--train-generator-only', action='store_true', help='owners leave the discriminator as it came')
     parser.add_argument('--train-discriminator-only', action='store_true', help='owners leave the generator as it came')
-    parser.add_argument('--model', choices=sorted(bearer_gan.MODELS), default=DEFAULTS.model)
-    parser.add_argument('--latent-dim', type=cli.positive_int, default=None, help="size of z (default: the model's own)")
-    parser.add_argument('--batch-size', type=cli.positive_int, default=DEFAULTS.batch_size)
-    parser.add_argument('--lr', type=cli.positive_float, default=DEFAULTS.lr, help='Adam learning rate')
-    parser.add_argument('--beta1', type=cli.probability, default=DEFAULTS.beta1, help="Adam's beta1")
-    parser.add_argument('--d-steps', type=cli.positive_int, default=DEFAULTS.d_steps)
-    parser.add_argument('--real-label', type=cli.positive_float, default=DEFAULTS.real_label,
-                        help='discriminator target for real images, in (0, 1]')
+    # the owners' recipe: bearer-gan train's flags (RunConfig's fields), the federation's defaults
+    parser.add_argument('--model', choices=sorted(bearer_gan.MODELS), default=DEFAULTS.model,
+                        help=recipe_help('model'))
+    parser.add_argument('--latent-dim', type=flags.positive_int, default=None, help=recipe_help('latent_dim'))
+    parser.add_argument('--batch-size', type=flags.positive_int, default=DEFAULTS.batch_size)
+    parser.add_argument('--loss', choices=tuple(bearer_gan.LOSSES), default=DEFAULTS.loss, help=recipe_help('loss'))
+    parser.add_argument('--lr', type=flags.positive_float, default=DEFAULTS.lr, help='Adam learning rate')
+    for name in ('lr_g', 'lr_d', 'real_label', 'gp_weight'):  # default: the run's own (travels as 0)
+        parser.add_argument('--' + name.replace('_', '-'), type=flags.positive_float, default=None,
+                            help=recipe_help(name))
+    parser.add_argument('--beta1', type=flags.probability, default=DEFAULTS.beta1, help="Adam's beta1")
+    parser.add_argument('--beta2', type=flags.probability, default=DEFAULTS.beta2, help=recipe_help('beta2'))
+    parser.add_argument('--d-steps', type=flags.positive_int, default=DEFAULTS.d_steps)
+    parser.add_argument('--r1-gamma', type=flags.non_negative_float, default=DEFAULTS.r1_gamma,
+                        help=recipe_help('r1_gamma'))
+    parser.add_argument('--r1-interval', type=flags.positive_int, default=DEFAULTS.r1_interval,
+                        help=recipe_help('r1_interval'))
+    for name in ('conditional', 'spectral_norm', 'compile'):
+        parser.add_argument('--' + name.replace('_', '-'), action=argparse.BooleanOptionalAction, default=None,
+                            help=recipe_help(name))
     parser.add_argument('--precision', choices=bearer_gan.PRECISIONS, default=DEFAULTS.precision)
-    parser.add_argument('--ema-decay', type=cli.probability, default=DEFAULTS.ema_decay,
+    parser.add_argument('--ema-decay', type=flags.probability, default=DEFAULTS.ema_decay,
                         help="the server's moving average of the global generator, per round; 0 turns it off")
-    parser.add_argument('--eval-samples', type=cli.positive_int, default=DEFAULTS.eval_samples,
+    parser.add_argument('--eval-samples', type=flags.positive_int, default=DEFAULTS.eval_samples,
                         help='generated images scored per round (FID, coverage)')
-    parser.add_argument('--dataset', choices=bearer_gan.DATASETS, default=DEFAULTS.dataset)
+    parser.add_argument('--dataset', choices=FEDERATION_DATASETS, default=DEFAULTS.dataset)
     parser.add_argument('--data-dir', default=DEFAULTS.data_dir)
     parser.add_argument('--out', default=DEFAULTS.out, help='folder for every output')
     parser.add_argument('--overwrite', action='store_true', help='replace the outputs of another run in --out')
-    parser.add_argument('--resume', metavar='RUN_DIR', type=cli.existing_dir,
+    parser.add_argument('--resume', metavar='RUN_DIR', type=flags.existing_dir,
                         help='continue a stopped federation from its checkpoint (takes no other flags but --deploy)')
     parser.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    parser.add_argument('--device', type=cli.torch_device, default=DEFAULTS.device or None,
+    parser.add_argument('--device', type=flags.torch_device, default=DEFAULTS.device or None,
                         help='where the server evaluates (default: cuda when available)')
     parser.add_argument('--deploy', action='store_true',
                         help='run a SuperLink and one SuperNode per owner as separate processes, submit with flwr run')
-    parser.add_argument('--timeout', type=cli.positive_float, default=24 * 3600.0,
+    parser.add_argument('--timeout', type=flags.positive_float, default=24 * 3600.0,
                         help='with --deploy: seconds before the run is stopped')
     parser.add_argument('--verbose', action='store_true', help="show Flower's and Ray's own log lines")
     args = parser.parse_args(argv)
@@ -93,8 +118,6 @@ def parse_args(argv=None):
                      f"--timeout and --verbose, got {' '.join(sorted(given))}")
     if args.train_generator_only and args.train_discriminator_only:
         parser.error('--train-generator-only and --train-discriminator-only exclude each other')
-    if args.real_label > 1:
-        parser.error(f'--real-label must be in (0, 1], got {args.real_label}')
     if args.participants is not None and args.participants > args.owners:
         parser.error(f'--participants ({args.participants}) cannot exceed --owners ({args.owners})')
     try:
@@ -109,8 +132,8 @@ def config_from_args(args) -> FederatedConfig:
     names = {field.name for field in fields(FederatedConfig)}
     values = {name: value for name, value in vars(args).items() if name in names and value is not None}
     values.update(out=os.path.abspath(args.out), data_dir=os.path.abspath(args.data_dir),
-                  participants=args.participants or 0, latent_dim=args.latent_dim or 0, device=args.device or '')
-    return FederatedConfig(**values)
+                  participants=args.participants or 0, device=args.device or '')
+    return FederatedConfig(**values)  # flags left out (None) take its defaults; a recipe that makes no run fails
 
 
 def check_extras(deploy: bool) -> None:
@@ -118,14 +141,16 @@ def check_extras(deploy: bool) -> None:
     extra = 'federated' if deploy else 'federated-sim'
     missing = [name for name in ('flwr',) + (() if deploy else ('ray',)) if importlib.util.find_spec(name) is None]
     if missing:
-        raise cli.UsageError(f"{' and '.join(missing)} not installed: federated training needs "
+        raise flags.UsageError(f"{' and '.join(missing)} not installed: federated training needs "
                              f"pip install 'bearer_gan[{extra}]'")
 
 
 def check_data(config: FederatedConfig) -> int:
-    """Load the labels and make the split once here, so that a split that cannot be made fails now, in one line."""
-    _, labels = bearer_gan.load_mnist(config.dataset, config.data_dir)
-    shards = split_indices(labels, config.owners, config.parsed_split, config.seed)
+    """Load the data and make the split once here, so that a split that cannot be made, or a model that cannot
+    draw these images, fails now, in one line."""
+    data = federation_data(config.dataset, config.data_dir)
+    make_spec(config.recipe('cpu'), data)
+    shards = split_indices(data.labels, config.owners, config.parsed_split, config.seed)
     return len(shards[0])
 
 
@@ -145,34 +170,34 @@ def resolve_run(args):
             with open(path) as handle:
                 config = FederatedConfig(**json.load(handle))
         except (OSError, ValueError, TypeError) as error:
-            raise cli.UsageError(f'cannot resume {args.resume!r}: {path} is missing or unreadable ({error})')
+            raise flags.UsageError(f'cannot resume {args.resume!r}: {path} is missing or unreadable ({error})')
         done = finished_round(args.resume)
         if done >= config.rounds:
             print(f'{args.resume} has finished all {config.rounds} rounds; nothing to do')
             return None
         if not os.path.exists(os.path.join(args.resume, 'checkpoint.pt')) and not done:
-            raise cli.UsageError(f'cannot resume {args.resume!r}: it holds no checkpoint')
+            raise flags.UsageError(f'cannot resume {args.resume!r}: it holds no checkpoint')
         print(f'resuming {args.resume} after round {done} of {config.rounds}')
         return config, True
     config = config_from_args(args)
     out = config.out
     if os.path.exists(out) and not os.path.isdir(out):
-        raise cli.UsageError(f'--out {out!r} is a file, not a directory')
+        raise flags.UsageError(f'--out {out!r} is a file, not a directory')
     if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
         try:
             with open(os.path.join(out, 'config.json')) as handle:
-                same = json.load(handle) == config.to_dict()
-        except (OSError, ValueError):
+                same = FederatedConfig(**json.load(handle)).identity() == config.identity()
+        except (OSError, ValueError, TypeError):
             same = False
         if not same:
-            raise cli.UsageError(f'--out {out!r} is not empty and holds a different run; choose another --out '
+            raise flags.UsageError(f'--out {out!r} is not empty and holds a different run; choose another --out '
                                  'or pass --overwrite to replace its outputs')
         done = finished_round(out)
         if done >= config.rounds:
             print(f'{out} already holds this run, finished ({config.rounds} rounds); nothing to do '
                   '(--overwrite trains it again)')
             return None
-        raise cli.UsageError(f'{out!r} holds this run, stopped after round {done} of {config.rounds}; continue it '
+        raise flags.UsageError(f'{out!r} holds this run, stopped after round {done} of {config.rounds}; continue it '
                              f'with --resume {out}, or pass --overwrite to start again')
     return config, False
 
@@ -203,10 +228,10 @@ def main(argv=None):
             from bearer_gan.federated.deployment import deployment_run_config
             deployment_run_config(config, resume)  # paths that `flwr run --run-config` cannot carry fail here
         if not resume:
-            cli.writable_dir(config.out)
+            writable_dir(config.out)
             clear_outputs(config.out)
-    except (cli.UsageError, bearer_gan.DatasetError, ValueError) as error:
-        cli.fail(program, error)
+    except (flags.UsageError, bearer_gan.DatasetError, ValueError) as error:
+        flags.fail(program, error)
     if not args.verbose:  # a filter, as Flower sets its logger's level when it is imported
         logging.getLogger('flwr').addFilter(lambda record: record.levelno >= logging.WARNING)
     where = 'a local deployment (SuperLink + SuperNodes)' if args.deploy else "Flower's simulation runtime"

@@ -1,10 +1,9 @@
 """One owner's round (train_round) and the weighted average: deterministic, and equal to centralized training."""
-import dataclasses
-
 import pytest
 import torch
 
 import bearer_gan
+from bearer_gan.config import RunConfig
 from bearer_gan.federated import (RoundConfig, load_optimizer_tensors, optimizer_tensors, owner_seed, pack_weights,
                                   train_round, unpack_weights, weighted_average, without_optimizer_state)
 
@@ -25,7 +24,10 @@ def initial():
 
 
 def config(**changes):
-    return dataclasses.replace(RoundConfig(local_steps=STEPS, batch_size=BATCH, device='cpu'), **changes)
+    """A round of the default recipe on the CPU with ``changes``: RoundConfig's own fields, else the recipe's."""
+    own = dict(local_steps=STEPS)
+    own.update({name: changes.pop(name) for name in ('local_steps', 'owner', 'server_round') if name in changes})
+    return RoundConfig(RunConfig(**dict(dict(batch_size=BATCH, device='cpu'), **changes)), **own)
 
 
 def federate(initial, shard, rounds, keep=True):
@@ -141,9 +143,17 @@ def test_weighted_average_weights_by_count_and_rounds_integer_buffers():
 
 def test_round_config_reads_flower_style_mappings():
     parsed = RoundConfig.from_mapping({'local-steps': 7.0, 'train-generator-only': 1, 'lr': 1, 'model': 'mlp256',
-                                       'split': 'iid', 'server-round': 4}, owner=3)
-    assert parsed.local_steps == 7 and isinstance(parsed.local_steps, int) and parsed.train_generator_only is True
-    assert parsed.lr == 1.0 and parsed.owner == 3 and parsed.server_round == 4 and parsed.noise_size == 64
+                                       'latent-dim': 0, 'lr-d': 0.0, 'real-label': 0.0, 'split': 'iid',
+                                       'server-round': 4}, owner=3, device='cpu')
+    assert parsed.local_steps == 7 and isinstance(parsed.local_steps, int) and parsed.recipe.train_generator_only
+    assert parsed.owner == 3 and parsed.server_round == 4 and parsed.noise_size == 64  # 0: the model's own
+    assert parsed.recipe.lr == parsed.recipe.lr_d == 1.0 and parsed.recipe.real_label == 0.9  # 0: the run's own
+    assert parsed.recipe == RunConfig(model='mlp256', lr=1.0, train_generator_only=True, dataset='mnist-5k',
+                                      device='cpu')
+    with pytest.raises(ValueError, match='--loss must be one of'):
+        RoundConfig.from_mapping({'loss': 'nonsense'})
+    with pytest.raises(ValueError, match='constant rate'):
+        RoundConfig(RunConfig(lr_schedule='cosine', device='cpu'))
 
 
 def test_node_round_cuts_its_own_shard_and_keeps_or_resets_adam(initial):
@@ -151,12 +161,13 @@ def test_node_round_cuts_its_own_shard_and_keeps_or_resets_adam(initial):
     config = FederatedConfig(owners=5, local_steps=2, batch_size=16, split='classes-per-owner 2').client_config()
     node = {'partition-id': 3, 'num-partitions': 5, 'device': 'cpu'}
     first = node_round(dict(config, **{'server-round': 1}), node, initial)
-    images, labels = load_shard('mnist-5k', './data', 5, 3, 'classes-per-owner 2', 0)
-    assert first.metrics['num-examples'] == len(images) == 1000 and set(labels.tolist()) == {6, 7}
+    shard = load_shard('mnist-5k', './data', 5, 3, 'classes-per-owner 2', 0)
+    assert first.metrics['num-examples'] == len(shard) == 1000 and set(shard.labels.tolist()) == {6, 7}
+    assert shard.image_shape == (1, 28, 28) and shard.num_classes == 10  # the data set's classes, not the shard's
     kept = node_round(dict(config, **{'server-round': 2}), node, first.weights, first.local_state)
     reset = node_round(dict(config, **{'server-round': 2, 'optimizer-state': 'reset'}), node, first.weights,
                        first.local_state)
     fresh = train_round(first.weights, RoundConfig.from_mapping(config, owner=3, server_round=2, device='cpu'),
-                        (images, labels), without_optimizer_state(first.local_state))
+                        shard, without_optimizer_state(first.local_state))
     assert torch.equal(reset.weights['generator.net.0.weight'], fresh.weights['generator.net.0.weight'])
     assert not torch.equal(kept.weights['generator.net.0.weight'], reset.weights['generator.net.0.weight'])

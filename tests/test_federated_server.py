@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import bearer_gan
-from bearer_gan.federated import (FederatedConfig, FederatedServer, RoundConfig, load_federated_checkpoint,
-                                  read_history, split_indices, train_round, weighted_average)
+from bearer_gan.config import RunConfig
+from bearer_gan.federated import (RECIPE_FIELDS, FederatedConfig, FederatedServer, RoundConfig,
+                                  load_federated_checkpoint, read_history, split_indices, train_round, weighted_average)
 from bearer_gan.federated.server import HISTORY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,17 +126,19 @@ def test_config_round_trips_through_flowers_flat_form():
     client = config.client_config()
     assert {'owners', 'split', 'dataset', 'data-dir', 'optimizer-state', 'local-steps', 'lr'} <= set(client)
     assert 'out' not in client and 'rounds' not in client  # an owner needs neither
-    assert RoundConfig.from_mapping(client, owner=1).lr == 1e-3
+    assert RoundConfig.from_mapping(client, owner=1).recipe.lr == 1e-3
 
 
-def test_a_federation_trains_with_one_owners_round_defaults():
-    """Every training setting the federation hands its owners defaults to what one round defaults to."""
-    federation, round_defaults = FederatedConfig(), RoundConfig()
-    shared = [field.name for field in dataclasses.fields(RoundConfig) if hasattr(federation, field.name)]
-    assert {'model', 'lr', 'beta1', 'batch_size', 'real_label', 'local_steps', 'precision', 'seed'} <= set(shared)
-    for name in shared:
-        if name != 'device':  # the server's evaluation device, not an owner's
-            assert getattr(federation, name) == getattr(round_defaults, name), name
+def test_a_federation_trains_bearer_gan_trains_default_recipe():
+    """The recipe the federation hands its owners has RunConfig's defaults (0 for its None), so by default an owner
+    trains what ``bearer-gan train`` trains with no flags, on the data set a federation starts with."""
+    federation = FederatedConfig()
+    for name in RECIPE_FIELDS:
+        if name != 'dataset':
+            default = RunConfig.__dataclass_fields__[name].default
+            assert getattr(federation, name) == (0 if default is None else default), name
+    assert federation.recipe('cpu') == RunConfig(dataset='mnist-5k', device='cpu')
+    assert RoundConfig().local_steps == federation.local_steps and federation.noise_size == 100
 
 
 def test_the_flower_apps_run_config_defaults_are_the_configs_defaults():
@@ -151,9 +154,11 @@ def test_the_flower_apps_run_config_defaults_are_the_configs_defaults():
 @pytest.mark.parametrize('changes, message', [
     (dict(owners=0), 'owners must be at least 1'), (dict(rounds=0), 'rounds must be at least 1'),
     (dict(participants=6), 'participants'), (dict(split='classes-per-owner'), 'one parameter'),
-    (dict(optimizer_state='average'), 'optimizer-state'), (dict(model='big'), 'unknown model'),
+    (dict(optimizer_state='average'), 'optimizer-state'), (dict(model='big'), '--model must be one of'),
     (dict(train_generator_only=True, train_discriminator_only=True), 'exclude each other'),
-    (dict(eval_samples=1), 'eval-samples')])
+    (dict(eval_samples=1), 'eval-samples'), (dict(ema_decay=1.0), 'ema-decay'),
+    (dict(loss='hinge', real_label=0.9), 'belongs to the bce loss'), (dict(r1_interval=4), 'needs --r1-gamma'),
+    (dict(dataset='cifar10'), 'a federation trains on one of')])
 def test_config_rejects_bad_settings(changes, message):
     with pytest.raises(ValueError, match=message):
         FederatedConfig(**changes)

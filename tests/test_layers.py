@@ -44,11 +44,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 # fails when one no longer happens, so this list only shrinks). (importer, imported), as LAYERS names them.
 # federated/ uses the public API through ``import bearer_gan``, the top layer; direct imports of the modules
 # it uses (models, data, trial, callbacks, evaluation, sampling, files) would all point down.
-KNOWN_UPWARD = frozenset({
-    ('federated.config', '__init__'),
-    ('federated.rounds', '__init__'),
-    ('federated.server', '__init__'),
-})
+KNOWN_UPWARD = frozenset()
 
 Graph = Dict[str, Dict[str, int]]  # module -> {imported module: line of the first such import}
 

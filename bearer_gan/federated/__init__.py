@@ -7,9 +7,10 @@ averaging and the server's bookkeeping work (and are tested) without it:
 * :mod:`~bearer_gan.federated.split`: which images each owner holds (``iid``,
   ``classes-per-owner K``, ``dirichlet ALPHA``), computed on every node.
 * :mod:`~bearer_gan.federated.rounds`: :func:`train_round`, one owner's round, weights in and out,
+  built from a :class:`~bearer_gan.config.RunConfig` by :mod:`bearer_gan.recipe` as every run is,
   and :func:`node_round`, the same as a node runs it from the server's config and its node config.
 * :mod:`~bearer_gan.federated.aggregate`: the weighted mean of the owners' networks.
-* :mod:`~bearer_gan.federated.config`: every setting, and its Flower form.
+* :mod:`~bearer_gan.federated.config`: every setting (the owners' recipe: RunConfig's fields), and its Flower form.
 * :mod:`~bearer_gan.federated.server`: the global networks, their moving average, the per-round
   scores, grids, GIFs, history and checkpoints.
 * :mod:`~bearer_gan.federated.app`: Flower's ``ServerApp`` and ``ClientApp`` (needs ``bearer_gan[federated]``).
@@ -17,17 +18,19 @@ averaging and the server's bookkeeping work (and are tested) without it:
   processes, the app submitted with ``flwr run``.
 """
 from .aggregate import weighted_average
-from .config import OPTIMIZER_STATES, FederatedConfig
-from .rounds import (RoundConfig, RoundResult, Weights, load_optimizer_tensors, load_shard, node_round,
-                     optimizer_tensors, owner_seed, pack_weights, train_round, unpack_weights, without_optimizer_state)
+from .config import FEDERATION_DATASETS, OPTIMIZER_STATES, RECIPE_FIELDS, FederatedConfig, recipe_from_flower
+from .rounds import (RoundConfig, RoundResult, Shard, Weights, as_shard, federation_data, load_optimizer_tensors,
+                     load_shard, node_round, optimizer_tensors, owner_seed, pack_weights, train_round, unpack_weights,
+                     without_optimizer_state)
 from .server import FederatedServer, load_federated_checkpoint, read_history
 from .split import SPLITS, Split, owner_shard, parse_split, split_indices
 
 __all__ = [
     'weighted_average',
-    'OPTIMIZER_STATES', 'FederatedConfig',
-    'RoundConfig', 'RoundResult', 'Weights', 'load_optimizer_tensors', 'load_shard', 'node_round', 'optimizer_tensors',
-    'owner_seed', 'pack_weights', 'train_round', 'unpack_weights', 'without_optimizer_state',
+    'FEDERATION_DATASETS', 'OPTIMIZER_STATES', 'RECIPE_FIELDS', 'FederatedConfig', 'recipe_from_flower',
+    'RoundConfig', 'RoundResult', 'Shard', 'Weights', 'as_shard', 'federation_data', 'load_optimizer_tensors',
+    'load_shard', 'node_round', 'optimizer_tensors', 'owner_seed', 'pack_weights', 'train_round', 'unpack_weights',
+    'without_optimizer_state',
     'FederatedServer', 'load_federated_checkpoint', 'read_history',
     'SPLITS', 'Split', 'owner_shard', 'parse_split', 'split_indices',
 ]

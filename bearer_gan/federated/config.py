@@ -1,29 +1,74 @@
 """The configuration of a federation, and the flat ``key = value`` form Flower carries it in.
 
-One frozen dataclass holds every setting. Flower's run config (``[tool.flwr.app.config]`` in the
-app's ``pyproject.toml``, ``flwr run --run-config``) and its message configs only hold flat
-strings, numbers and booleans under hyphenated keys, so :meth:`FederatedConfig.to_flower` and
-:meth:`FederatedConfig.from_flower` translate; the owners' part of it travels to them with every
-round (:meth:`FederatedConfig.client_config`), so a node needs nothing but its node config
-(which owner it is) to train.
+One frozen dataclass holds every setting. Two kinds of them:
+
+* the federation's own: owners, participants, rounds, local steps, the split, what an owner does
+  with its Adam moments, the server's moving average, evaluation, output folder and device;
+* the *recipe* each owner trains with: fields of :class:`~bearer_gan.config.RunConfig` under the
+  same names (:data:`RECIPE_FIELDS`), with RunConfig's defaults, so an owner's round and
+  ``bearer-gan train`` mean the same by every flag. :meth:`FederatedConfig.recipe` is that
+  ``RunConfig``, and the owners rebuild it from the flat config (:func:`recipe_from_flower`).
+
+Flower's run config (``[tool.flwr.app.config]`` in the app's ``pyproject.toml``, ``flwr run
+--run-config``) and its message configs only hold flat strings, numbers and booleans under
+hyphenated keys, and no None: a RunConfig field whose default is None ("the run's own": the
+model's latent size, ``lr`` for ``lr_g``/``lr_d``, the loss's real label and penalty weight)
+travels as 0 (:data:`UNSET_AS_ZERO`). The defaults must make a run with every loss, which is why
+the real label is 0 (``bce``'s 0.9) and not 0.9, which the other losses refuse.
 """
 from dataclasses import asdict, dataclass, fields
-from typing import Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
-import bearer_gan
+from bearer_gan.config import RunConfig
 
-from .rounds import RoundConfig
 from .split import Split, parse_split
 
-__all__ = ['OPTIMIZER_STATES', 'FederatedConfig']
+__all__ = ['OPTIMIZER_STATES', 'FEDERATION_DATASETS', 'RECIPE_FIELDS', 'UNSET_AS_ZERO', 'FlowerValue',
+           'recipe_from_flower', 'FederatedConfig']
 
 #: What an owner does with its Adam moments between rounds: keep them, or start each round afresh.
 OPTIMIZER_STATES = ('keep', 'reset')
-_ROUND_FIELDS = tuple(field.name for field in fields(RoundConfig) if field.name not in ('owner', 'server_round',
-                                                                                         'device'))
-_DATA_FIELDS = ('owners', 'split', 'dataset', 'data_dir', 'optimizer_state')
+#: The data sets a federation cuts among its owners: MNIST, as the server scores every round against MNIST.
+FEDERATION_DATASETS = ('mnist-5k', 'mnist')
+#: The fields of :class:`~bearer_gan.config.RunConfig` each owner trains with, in the order FederatedConfig holds them.
+#: Not here: what an owner's round does not do (a learning-rate schedule over one run's steps, its own moving
+#: average, samples, checkpoints, logs: an owner writes nothing) and folders of images (the server scores MNIST).
+RECIPE_FIELDS = ('model', 'latent_dim', 'batch_size', 'lr', 'lr_g', 'lr_d', 'beta1', 'beta2', 'loss', 'd_steps',
+                 'real_label', 'gp_weight', 'r1_gamma', 'r1_interval', 'conditional', 'spectral_norm', 'precision',
+                 'compile', 'train_generator_only', 'train_discriminator_only', 'seed', 'dataset', 'data_dir')
+#: Recipe fields whose None (RunConfig resolves it) travels as 0, as Flower's configs hold no None.
+UNSET_AS_ZERO = {'latent_dim': 0, 'lr_g': 0.0, 'lr_d': 0.0, 'real_label': 0.0, 'gp_weight': 0.0}
+_DATA_FIELDS = ('owners', 'split', 'optimizer_state')
 
 FlowerValue = Union[str, int, float, bool]
+
+
+def _default(name: str) -> FlowerValue:
+    """RunConfig's default of ``name`` in its flat form: the one source of the federation's recipe defaults."""
+    value = RunConfig.__dataclass_fields__[name].default
+    return UNSET_AS_ZERO[name] if value is None else value
+
+
+def _typed(value: Any, default: FlowerValue) -> FlowerValue:
+    """``value`` as the type of ``default``: Flower's configs may carry ints as floats and booleans as ints."""
+    return bool(value) if isinstance(default, bool) else type(default)(value)
+
+
+def recipe_from_flower(values: Mapping[str, Any], device: Optional[str] = None) -> RunConfig:
+    """The :class:`~bearer_gan.config.RunConfig` of a flat config's recipe (hyphenated or underscored keys, as
+    :meth:`FederatedConfig.client_config` and Flower write them): missing fields take the federation's defaults,
+    0 stands for None where :data:`UNSET_AS_ZERO` says so, and ``device`` (None: the default one) is the owner's.
+
+    Raises:
+        ConfigError: for values that make no run (a :class:`ValueError` naming the flag).
+    """
+    given = {key.replace('-', '_'): value for key, value in values.items()}
+    recipe = {}
+    for name in RECIPE_FIELDS:
+        default = getattr(FederatedConfig, name)
+        value = _typed(given[name], default) if name in given else default
+        recipe[name] = None if name in UNSET_AS_ZERO and value == 0 else value
+    return RunConfig(**recipe, device=device or None)
 
 
 @dataclass(frozen=True)
@@ -44,30 +89,42 @@ class FederatedConfig:
         out: folder of the server's outputs (grids, GIFs, history, checkpoints, models).
         device: where the server evaluates; the default device when empty (owners use their own).
 
-    The remaining attributes are the training recipe, as in :class:`~bearer_gan.federated.rounds.RoundConfig`,
-    whose defaults they take: one owner's round and the federation agree by construction.
+    The other attributes (and ``dataset``, ``data_dir``, ``seed``) are the owners' recipe
+    (:data:`RECIPE_FIELDS`), fields of :class:`~bearer_gan.config.RunConfig` with its defaults and
+    meaning, 0 for its None (:data:`UNSET_AS_ZERO`): ``loss``, ``lr_g``/``lr_d``, ``beta2``,
+    ``gp_weight``, ``r1_gamma``/``r1_interval``, ``conditional``, ``spectral_norm`` and the rest.
     """
     owners: int = 5
     participants: int = 0
     rounds: int = 10
-    local_steps: int = RoundConfig.local_steps
+    local_steps: int = 100
     split: str = 'iid'
     optimizer_state: str = 'keep'
-    model: str = RoundConfig.model
-    latent_dim: int = RoundConfig.latent_dim
-    batch_size: int = RoundConfig.batch_size
-    lr: float = RoundConfig.lr
-    beta1: float = RoundConfig.beta1
-    d_steps: int = RoundConfig.d_steps
-    real_label: float = RoundConfig.real_label
-    train_generator_only: bool = RoundConfig.train_generator_only
-    train_discriminator_only: bool = RoundConfig.train_discriminator_only
-    precision: str = RoundConfig.precision
+    model: str = _default('model')
+    latent_dim: int = _default('latent_dim')
+    batch_size: int = _default('batch_size')
+    lr: float = _default('lr')
+    lr_g: float = _default('lr_g')
+    lr_d: float = _default('lr_d')
+    beta1: float = _default('beta1')
+    beta2: float = _default('beta2')
+    loss: str = _default('loss')
+    d_steps: int = _default('d_steps')
+    real_label: float = _default('real_label')
+    gp_weight: float = _default('gp_weight')
+    r1_gamma: float = _default('r1_gamma')
+    r1_interval: int = _default('r1_interval')
+    conditional: bool = _default('conditional')
+    spectral_norm: bool = _default('spectral_norm')
+    precision: str = _default('precision')
+    compile: bool = _default('compile')
+    train_generator_only: bool = _default('train_generator_only')
+    train_discriminator_only: bool = _default('train_discriminator_only')
     ema_decay: float = 0.5
     eval_samples: int = 2000
-    dataset: str = 'mnist-5k'
-    data_dir: str = './data'
-    seed: int = RoundConfig.seed
+    dataset: str = 'mnist-5k'  # RunConfig's 'mnist' falls back to these digits offline; a federation starts there
+    data_dir: str = _default('data_dir')
+    seed: int = _default('seed')
     out: str = 'runs/federated'
     device: str = ''
 
@@ -75,12 +132,13 @@ class FederatedConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Check every value that can be checked without the data.
+        """Check every value that can be checked without the data: the federation's own settings here, the
+        recipe as :class:`~bearer_gan.config.RunConfig` checks it (the same values fail as ``bearer-gan train``'s).
 
         Raises:
-            ValueError: naming the first bad setting.
+            ValueError: naming the first bad setting (a :class:`~bearer_gan.config.ConfigError` for the recipe).
         """
-        for name in ('owners', 'rounds', 'local_steps', 'batch_size', 'd_steps'):
+        for name in ('owners', 'rounds', 'local_steps'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name.replace("_", "-")} must be at least 1, got {getattr(self, name)}')
         if not 0 <= self.participants <= self.owners:
@@ -89,19 +147,18 @@ class FederatedConfig:
             raise ValueError(f'eval-samples must be at least 2, got {self.eval_samples}')
         if self.optimizer_state not in OPTIMIZER_STATES:
             raise ValueError(f"optimizer-state must be one of {', '.join(OPTIMIZER_STATES)}, got {self.optimizer_state!r}")
-        if self.model not in bearer_gan.MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(sorted(bearer_gan.MODELS))}")
-        if self.dataset not in bearer_gan.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(bearer_gan.DATASETS)}")
-        if self.precision not in bearer_gan.PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of: {', '.join(bearer_gan.PRECISIONS)}")
-        if self.latent_dim < 0:
-            raise ValueError(f'latent-dim must be positive (or 0 for the model default), got {self.latent_dim}')
-        if not (0 < self.lr and 0 <= self.beta1 < 1 and 0 < self.real_label <= 1 and 0 <= self.ema_decay < 1):
-            raise ValueError('need lr > 0, beta1 in [0, 1), real-label in (0, 1] and ema-decay in [0, 1)')
-        if self.train_generator_only and self.train_discriminator_only:
-            raise ValueError('train-generator-only and train-discriminator-only exclude each other')
+        if self.dataset not in FEDERATION_DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; a federation trains on one of: "
+                             f"{', '.join(FEDERATION_DATASETS)}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f'ema-decay must be in [0, 1), got {self.ema_decay}')
+        self.recipe(device='cpu')
         parse_split(self.split)
+
+    def recipe(self, device: Optional[str] = None) -> RunConfig:
+        """What every owner trains with, as a :class:`~bearer_gan.config.RunConfig` on ``device`` (None: the
+        default one). Its ``steps`` and outputs are not the round's (:class:`~bearer_gan.federated.rounds.RoundConfig`)."""
+        return recipe_from_flower(self.to_dict(), device)
 
     @property
     def parsed_split(self) -> Split:
@@ -114,11 +171,19 @@ class FederatedConfig:
 
     @property
     def noise_size(self) -> int:
-        return self.latent_dim or bearer_gan.DEFAULT_LATENT_DIM[self.model]
+        """The latent size actually used (``latent_dim``, or the model's default)."""
+        return self.recipe(device='cpu').latent_dim
 
     def to_dict(self) -> Dict[str, FlowerValue]:
         """Field names to values (what ``config.json`` holds)."""
         return asdict(self)
+
+    def identity(self) -> Dict[str, Any]:
+        """What makes the run that run: every setting, the recipe's as the owners resolve them, so that two
+        spellings of one run match (``real_label`` 0 and 0.9 with ``bce``; a ``config.json`` written before a
+        recipe field existed, read with that field's default)."""
+        recipe = self.recipe(device='cpu')
+        return dict(self.to_dict(), **{name: getattr(recipe, name) for name in RECIPE_FIELDS})
 
     def to_flower(self) -> Dict[str, FlowerValue]:
         """The run config: hyphenated keys, as ``[tool.flwr.app.config]`` and ``--run-config`` write them."""
@@ -127,16 +192,15 @@ class FederatedConfig:
     @classmethod
     def from_flower(cls, values: Mapping[str, FlowerValue]) -> 'FederatedConfig':
         """Read a run config (hyphenated or underscored keys); keys it does not know are ignored."""
-        defaults = cls()
         known = {field.name for field in fields(cls)}
         picked = {}
         for key, value in values.items():
             name = key.replace('-', '_')
             if name in known:
-                default = getattr(defaults, name)
-                picked[name] = bool(value) if isinstance(default, bool) else type(default)(value)
+                picked[name] = _typed(value, getattr(cls, name))
         return cls(**picked)
 
     def client_config(self) -> Dict[str, FlowerValue]:
-        """What every owner needs each round, hyphenated: the training recipe and how to find its shard."""
-        return {name.replace('_', '-'): getattr(self, name) for name in _ROUND_FIELDS + _DATA_FIELDS}
+        """What every owner needs each round, hyphenated: the recipe, the local steps and how to find its shard."""
+        return {name.replace('_', '-'): getattr(self, name)
+                for name in RECIPE_FIELDS + ('local_steps',) + _DATA_FIELDS}

@@ -1,43 +1,60 @@
 """One data owner's round of federated training, as a pure function: weights in, weights out.
 
 A round starts from the global generator and discriminator, trains them on the owner's shard
-for ``local_steps`` updates with the project's recipe (:func:`~bearer_gan.trial.gan_trial`:
-the same closures, losses and label smoothing as centralized training, no moving average), and
-returns the new weights and what the server wants to know (losses, D outputs, shard size).
+for ``local_steps`` updates, and returns the new weights and what the server wants to know
+(losses, D outputs, shard size). The owner builds its run as every run is built, from a
+:class:`~bearer_gan.config.RunConfig` through :mod:`bearer_gan.recipe` (:func:`~bearer_gan.recipe.make_spec`,
+:func:`~bearer_gan.recipe.build_trial`): the same networks, optimizers, closures, losses,
+penalties and label smoothing as ``bearer-gan train`` for the same fields, so every flag of the
+recipe (the loss, R1, a conditional pair, spectral norm, ...) means the same federated. Only the
+run's own outputs are left out (``run_callbacks=False``): an owner writes nothing and keeps no
+moving average; the server keeps one.
 
 Everything Flower carries is a flat ``{name: tensor}`` mapping (:data:`Weights`): the
 generator's ``state_dict`` under ``generator.``, the discriminator's under ``discriminator.``,
-batch-norm buffers included. What must stay with the owner between rounds (its Adam moments
-and the position of its noise generator) is a second flat mapping, the *local state*, which
-the caller keeps (Flower's ``context.state``) and may pass back in the next round.
+batch-norm buffers (and spectral norm's vectors) included. What must stay with the owner between
+rounds (its Adam moments and the position of its noise generator) is a second flat mapping, the
+*local state*, which the caller keeps (Flower's ``context.state``) and may pass back in the next round.
 
 Determinism: the data order is a function of ``(owner_seed(seed, owner), step)`` and the round
 starts at step ``(server_round - 1) * local_steps``; the noise continues from the carried
-generator state, or, without one, starts from ``owner_seed(seed, owner, server_round)``. So the
-same arguments give the same result, and one owner holding all the data with its state carried
-makes exactly the updates of centralized training.
+generator state, or, without one, starts from ``owner_seed(seed, owner, server_round)``. The
+networks the recipe builds are overwritten by the global weights, so its seeding does not matter;
+the noise state is set after them. So the same arguments give the same result, and one owner
+holding all the data with its state carried makes exactly the updates of centralized training.
 """
 import functools
 import time
-from dataclasses import dataclass, fields
-from typing import Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
+import torchbearer
 from torch import nn
 
-import bearer_gan
+from bearer_gan import keys
+from bearer_gan.config import ConfigError, RunConfig
+from bearer_gan.data import ImageData, dataset_batches
+from bearer_gan.recipe import build_trial, make_data, make_spec
+from bearer_gan.trial import run_gan
 
-from .split import owner_shard
+from .config import FederatedConfig, recipe_from_flower
+from .split import owner_shard, parse_split
 
-__all__ = ['Weights', 'RoundConfig', 'RoundResult', 'owner_seed', 'pack_weights', 'unpack_weights',
-           'optimizer_tensors', 'load_optimizer_tensors', 'without_optimizer_state', 'train_round', 'load_shard',
-           'node_round']
+__all__ = ['Weights', 'Shard', 'RoundConfig', 'RoundResult', 'owner_seed', 'pack_weights', 'unpack_weights',
+           'optimizer_tensors', 'load_optimizer_tensors', 'without_optimizer_state', 'as_shard', 'train_round',
+           'federation_data', 'load_shard', 'node_round']
 
 #: A flat mapping of tensor names to CPU tensors: the unit that travels and is averaged.
 Weights = Dict[str, torch.Tensor]
 NETWORKS = ('generator', 'discriminator')
 RNG = 'rng'
+
+#: An owner's images: an :class:`~bearer_gan.data.ImageData` (``uint8`` ``(N, C, H, W)``, labels, class
+#: names), or ``(images, labels)`` of MNIST digits as :func:`~bearer_gan.data.load_mnist` returns them.
+Shard = Union[ImageData, Tuple[torch.Tensor, Optional[torch.Tensor]]]
+MNIST_DIGITS = tuple(str(digit) for digit in range(10))
 
 
 @dataclass(frozen=True)
@@ -45,58 +62,40 @@ class RoundConfig:
     """What one owner's round needs to know besides the weights and its shard.
 
     Attributes:
-        model: the network pair, a key of :data:`bearer_gan.MODELS`.
-        latent_dim: size of ``z``; 0 for the pair's own default.
+        recipe: what the owner trains, every field as ``bearer-gan train`` reads it (its device is where the
+            owner trains). Not used: ``steps`` (the round makes ``local_steps``) and what the run's own
+            callbacks do (samples, checkpoints, the moving average: the server's); a schedule is refused.
         local_steps: generator updates this round.
-        batch_size: real images per step (capped at the shard's size).
-        lr: Adam learning rate of both networks.
-        beta1: Adam's first-moment decay.
-        d_steps: discriminator updates per generator update.
-        real_label: discriminator target for real images (0.9: one-sided label smoothing).
-        train_generator_only: leave the discriminator as it came.
-        train_discriminator_only: leave the generator's parameters as they came.
-        precision: ``'fp32'`` or ``'bf16'``.
-        seed: the federation's seed.
         owner: this owner's number, from 0.
         server_round: the round being trained, from 1.
-        device: where to train; the default device when empty.
     """
-    model: str = 'tutorial'
-    latent_dim: int = 0
-    local_steps: int = 100
-    batch_size: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
-    d_steps: int = 1
-    real_label: float = 0.9
-    train_generator_only: bool = False
-    train_discriminator_only: bool = False
-    precision: str = 'fp32'
-    seed: int = 0
+    recipe: RunConfig = field(default_factory=RunConfig)
+    local_steps: int = FederatedConfig.local_steps
     owner: int = 0
     server_round: int = 1
-    device: str = ''
+
+    def __post_init__(self):
+        if self.local_steps < 1 or self.owner < 0 or self.server_round < 1:
+            raise ValueError(f'need local_steps >= 1, owner >= 0 and server_round >= 1, got {self.local_steps}, '
+                             f'{self.owner} and {self.server_round}')
+        if self.recipe.lr_schedule != 'constant':  # a schedule spans one run's steps; each round is a new trial
+            raise ConfigError(f'--lr-schedule {self.recipe.lr_schedule}: an owner\'s round trains at a constant rate')
 
     @property
     def noise_size(self) -> int:
-        """The latent size actually used (``latent_dim``, or the model's default)."""
-        return self.latent_dim or bearer_gan.DEFAULT_LATENT_DIM[self.model]
+        """The latent size actually used (the recipe's, resolved to the model's default)."""
+        return self.recipe.latent_dim
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, object], **overrides) -> 'RoundConfig':
-        """Build from a mapping with these field names (or their hyphenated forms, as Flower
-        configs write them); unknown keys are ignored."""
-        known = {field.name: field.type for field in fields(cls)}
-        picked = {key.replace('-', '_'): value for key, value in values.items() if key.replace('-', '_') in known}
-        picked.update(overrides)
-        return cls(**{key: _typed(value, getattr(cls, key)) for key, value in picked.items()})
-
-
-def _typed(value, default):
-    """``value`` as the type of ``default`` (configs carry ints as floats and bools as ints)."""
-    if isinstance(default, bool):
-        return bool(value)
-    return type(default)(value)
+    def from_mapping(cls, values: Mapping[str, object], *, owner: int = 0, server_round: Optional[int] = None,
+                     device: Optional[str] = None) -> 'RoundConfig':
+        """Build from a flat config, as the server sends it (:meth:`FederatedConfig.client_config`, hyphenated
+        or underscored keys): its recipe (:func:`~bearer_gan.federated.config.recipe_from_flower`, on
+        ``device``), ``local-steps`` and, unless given, ``server-round``. Other keys are ignored."""
+        given = {key.replace('-', '_'): value for key, value in values.items()}
+        server_round = given.get('server_round', 1) if server_round is None else server_round
+        return cls(recipe_from_flower(values, device), int(given.get('local_steps', cls.local_steps)), owner,
+                   int(server_round))
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,16 @@ def _seeded_rng_state(device: torch.device, seed: int) -> torch.Tensor:
     return torch.Generator(device).manual_seed(seed).get_state()
 
 
-def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard: Tuple[torch.Tensor, torch.Tensor],
+def as_shard(shard: Shard) -> ImageData:
+    """``shard`` as an :class:`~bearer_gan.data.ImageData`; ``(images, labels)`` are MNIST digits (10 classes)."""
+    if isinstance(shard, ImageData):
+        return shard
+    images, labels = shard
+    return ImageData(images.unsqueeze(1) if images.dim() == 3 else images, labels,
+                     None if labels is None else MNIST_DIGITS, 'shard')
+
+
+def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard: Shard,
                 local_state: Optional[Mapping[str, torch.Tensor]] = None) -> RoundResult:
     """Train the global networks on one owner's shard for ``config.local_steps`` updates.
 
@@ -192,43 +200,44 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
     same result on the same device.
 
     Args:
-        weights: the global networks (:data:`Weights`).
+        weights: the global networks (:data:`Weights`), of the pair ``config.recipe`` builds for this data.
         config: the recipe and the owner's identity (:class:`RoundConfig`).
-        shard: the owner's images, ``uint8`` ``(N, 28, 28)`` in ``[0, 255]`` as
-            :func:`bearer_gan.load_mnist` returns them, and their labels ``(N,)``.
+        shard: the owner's images and labels (:data:`Shard`). A conditional recipe trains on these labels,
+            with as many classes as the data set has (not only those in the shard).
         local_state: this owner's :attr:`RoundResult.local_state` from an earlier round, or None.
             Its Adam moments are loaded when present (leave them out for a fresh optimizer);
             its noise generator state is continued when present.
 
     Raises:
-        ValueError: for inconsistent options (see :func:`bearer_gan.gan_trial`).
+        ConfigError: for a conditional recipe on a shard without labels.
+        ValueError: for inconsistent options, or weights of another pair.
         NonFiniteLossError: when a loss stops being finite.
     """
-    local_state = dict(local_state or {})
-    device = torch.device(config.device or bearer_gan.default_device())
-    images, labels = shard
+    local_state, recipe, data = dict(local_state or {}), config.recipe, as_shard(shard)
+    if recipe.conditional and data.labels is None:
+        raise ConfigError('--conditional trains on class labels and this shard has none')
+    device = torch.device(recipe.device)
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        generator, discriminator = bearer_gan.build_models(config.model, config.noise_size)
+    # the recipe seeds torch (every CUDA device too): all of them are restored once CUDA is in use here
+    cuda_devices = range(torch.cuda.device_count()) if device.type == 'cuda' or torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=list(cuda_devices)):
+        # the recipe's seeded networks and optimizers; the global weights replace the networks' values
+        trial = build_trial(recipe, make_spec(recipe, data), run_callbacks=False, quiet=True)
+        generator, discriminator = trial.state[torchbearer.MODEL], trial.state[keys.DISCRIMINATOR]
+        optimizers = (trial.state[keys.GENERATOR_OPTIMIZER], trial.state[keys.DISCRIMINATOR_OPTIMIZER])
         unpack_weights(weights, generator, discriminator)
-        optimizers = [bearer_gan.gan_adam(network.parameters(), config.lr, config.beta1)
-                      for network in (generator, discriminator)]
-        trial = bearer_gan.gan_trial(
-            generator, discriminator, *optimizers, latent_dim=config.noise_size, d_steps=config.d_steps,
-            train_generator_only=config.train_generator_only, train_discriminator_only=config.train_discriminator_only,
-            real_label=config.real_label, precision=config.precision, device=str(device), verbose=0)
         for name, optimizer in zip(NETWORKS, optimizers):  # after gan_trial moved the networks to the device
             load_optimizer_tensors(optimizer, local_state, f'{name}_optimizer')
-        batches = bearer_gan.image_batches(
-            bearer_gan.to_unit_range(images).to(device), labels.to(device), min(config.batch_size, len(images)),
-            seed=owner_seed(config.seed, config.owner), start_step=(config.server_round - 1) * config.local_steps)
+        batches = dataset_batches(data, min(recipe.batch_size, len(data)), device,
+                                  seed=owner_seed(recipe.seed, config.owner),
+                                  start_step=(config.server_round - 1) * config.local_steps)
         noise_state = local_state.get(RNG)
         if noise_state is None:
-            noise_state = _seeded_rng_state(device, owner_seed(config.seed, config.owner, config.server_round))
-        _set_rng_state(device, noise_state)
-        history = bearer_gan.run_gan(trial, batches, config.local_steps)
+            noise_state = _seeded_rng_state(device, owner_seed(recipe.seed, config.owner, config.server_round))
+        _set_rng_state(device, noise_state)  # last: what the noise draws depends only on this state
+        history = run_gan(trial, batches, config.local_steps)
         noise_state = _rng_state(device)
-    metrics = {'num-examples': len(images), 'steps': config.local_steps,
+    metrics = {'num-examples': len(data), 'steps': config.local_steps,
                **{key: float(history[-1][key]) for key in ('g_loss', 'd_loss', 'd_x', 'd_g_z')},
                'train_seconds': time.perf_counter() - start}
     local = {RNG: noise_state.cpu().clone()}
@@ -237,18 +246,29 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
     return RoundResult(pack_weights(generator, discriminator), metrics, local)
 
 
-
 @functools.lru_cache(maxsize=1)
-def _dataset(dataset: str, data_dir: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    return bearer_gan.load_mnist(dataset, data_dir)  # once per process: a simulation's worker serves many owners
+def federation_data(dataset: str, data_dir: str) -> ImageData:
+    """The data set the federation cuts, as :func:`bearer_gan.recipe.make_data` loads it: once per process
+    (a simulation's worker serves many owners; the server reads its shape and classes)."""
+    return make_data(RunConfig(dataset=dataset, data_dir=data_dir, device='cpu'))
 
 
-def load_shard(dataset: str, data_dir: str, owners: int, owner: int, split: str,
-               seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Owner ``owner``'s images (``uint8`` ``(N, 28, 28)``) and labels, cut on the node from its own copy of the data."""
-    images, labels = _dataset(dataset, data_dir)
+def load_shard(dataset: str, data_dir: str, owners: int, owner: int, split: str, seed: int) -> ImageData:
+    """Owner ``owner``'s images and labels (with the data set's class names), cut on the node from its own
+    copy of the data. A data set without labels can only be cut ``iid``.
+
+    Raises:
+        ValueError: for a split that cannot be made (see :func:`~bearer_gan.federated.split.split_indices`).
+    """
+    data = federation_data(dataset, data_dir)
+    labels = data.labels
+    if labels is None:
+        if parse_split(split).name != 'iid':
+            raise ValueError(f'split {split} cuts by class and {data.name!r} has no labels: use iid')
+        labels = torch.zeros(len(data), dtype=torch.int64)
     indices = owner_shard(labels, owners, owner, split, seed)
-    return images[indices], labels[indices]
+    return ImageData(data.images[indices], None if data.labels is None else data.labels[indices], data.classes,
+                     data.name, data.source)
 
 
 def node_round(config: Mapping[str, object], node_config: Mapping[str, object], weights: Mapping[str, torch.Tensor],
@@ -258,8 +278,7 @@ def node_round(config: Mapping[str, object], node_config: Mapping[str, object], 
     Args:
         config: what the server sent (hyphenated keys, as
             :meth:`~bearer_gan.federated.config.FederatedConfig.client_config` writes them, plus
-            ``server-round``): the recipe, and ``owners``, ``split``, ``seed``, ``dataset``,
-            ``data-dir`` and ``optimizer-state``.
+            ``server-round``): the recipe, ``local-steps``, and ``owners``, ``split`` and ``optimizer-state``.
         node_config: the node's own settings: ``partition-id`` (which owner it is) and optionally
             ``device``.
         weights: the global networks.
@@ -267,11 +286,12 @@ def node_round(config: Mapping[str, object], node_config: Mapping[str, object], 
             ``optimizer-state`` ``reset`` its Adam moments are dropped first.
     """
     owner = int(node_config['partition-id'])
-    shard = load_shard(str(config['dataset']), str(config['data-dir']), int(config['owners']), owner,
-                       str(config['split']), int(config['seed']))
+    round_config = RoundConfig.from_mapping(config, owner=owner, server_round=int(config['server-round']),
+                                            device=str(node_config.get('device', '')))
+    recipe = round_config.recipe
+    shard = load_shard(recipe.dataset, recipe.data_dir, int(config['owners']), owner, str(config['split']),
+                       recipe.seed)
     local = dict(local_state or {})
     if config['optimizer-state'] == 'reset':
         local = without_optimizer_state(local)  # a fresh Adam each round; the noise generator goes on
-    round_config = RoundConfig.from_mapping(config, owner=owner, server_round=int(config['server-round']),
-                                            device=str(node_config.get('device', '')))
     return train_round(weights, round_config, shard, local)

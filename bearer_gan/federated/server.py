@@ -13,7 +13,11 @@ size), keeps a moving average of the global generator across rounds (the project
   trainer, so ``python -m bearer_gan sample/evaluate --run OUT`` reads them) and
   ``checkpoint.pt``, from which a stopped federation resumes at the last finished round.
 
-Round 0 is the untrained starting point. Flower is wired to this class in :mod:`bearer_gan.federated.app`.
+The global networks are the pair the owners' recipe builds (:func:`bearer_gan.recipe.make_spec` on the
+federation's data set: a conditional pair, spectral norm, ... as configured), seeded as a centralized run
+with the same seed starts. A conditional generator is scored and drawn on balanced classes (one class per
+row of the grids). Round 0 is the untrained starting point. Flower is wired to this class in
+:mod:`bearer_gan.federated.app`.
 """
 import csv
 import math
@@ -24,12 +28,16 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 import torchbearer
 
-import bearer_gan
 from bearer_gan import keys
+from bearer_gan.callbacks import GeneratorEMA, SaveModels, write_gif
+from bearer_gan.evaluation import evaluate_generator, scorer_for
+from bearer_gan.files import atomic_path, write_json
+from bearer_gan.recipe import make_models, make_spec
+from bearer_gan.sampling import class_rows, generate, save_grid
 
 from .aggregate import weighted_average
 from .config import FederatedConfig
-from .rounds import Weights, pack_weights, unpack_weights
+from .rounds import Weights, federation_data, pack_weights, unpack_weights
 
 __all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer',
            'load_federated_checkpoint', 'read_history']
@@ -93,15 +101,18 @@ class FederatedServer:
 
     def __init__(self, config: FederatedConfig, device: Optional[str] = None, log: Callable[[str], None] = print):
         self.config, self.log = config, log
-        self.device = device or config.device or bearer_gan.default_device()
+        self.recipe = config.recipe(device or config.device or None)  # what the owners train, on this device
+        self.device, self.noise_size = self.recipe.device, self.recipe.latent_dim
+        self.spec = make_spec(self.recipe, federation_data(config.dataset, config.data_dir))
+        self.num_classes = self.spec['num_classes']  # None unless conditional
         with torch.random.fork_rng():  # the caller's random state (CPU and CUDA) stays as it was
-            torch.manual_seed(config.seed)  # the initial networks of a centralized run with this seed
-            self.generator, self.discriminator = bearer_gan.build_models(config.model, config.noise_size)
+            # the initial networks of a centralized run with this seed (make_models seeds torch)
+            self.generator, self.discriminator = make_models(self.recipe, self.spec)[:2]
         self.generator.to(self.device)
         self.weights: Weights = pack_weights(self.generator, self.discriminator)
         self.state = {torchbearer.MODEL: self.generator, keys.DISCRIMINATOR: self.discriminator,
-                      keys.LATENT_DIM: config.noise_size}
-        self.ema = bearer_gan.GeneratorEMA(config.ema_decay) if config.ema_decay > 0 else None
+                      keys.LATENT_DIM: self.noise_size}
+        self.ema = GeneratorEMA(config.ema_decay) if config.ema_decay > 0 else None
         self.rows: List[Dict[str, float]] = []
         self._scorer = None
 
@@ -131,8 +142,9 @@ class FederatedServer:
         if resume:
             checkpoint, _ = load_federated_checkpoint(self.config.out)
             saved = FederatedConfig(**checkpoint['config'])
-            if saved != self.config:
-                changed = sorted(name for name, value in saved.to_dict().items() if self.config.to_dict()[name] != value)
+            old, new = saved.identity(), self.config.identity()
+            if old != new:
+                changed = sorted(name for name, value in old.items() if new[name] != value)
                 raise ValueError(f'{self.config.out!r} was written with different settings: {", ".join(changed)}')
             self._set_global(checkpoint['weights'], update_ema=False)
             if self.ema is not None:
@@ -142,7 +154,7 @@ class FederatedServer:
             return self.weights
         if any(os.path.exists(self.path(name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT)):
             raise FileExistsError(f'{self.config.out!r} already holds a federated run; resume it or choose another folder')
-        bearer_gan.write_json(self.path('config.json'), self.config.to_dict())
+        write_json(self.path('config.json'), self.config.to_dict())
         if self.ema is not None:
             self.ema.on_start(self.state)
         self._record(0, {}, time.perf_counter())
@@ -190,26 +202,28 @@ class FederatedServer:
     def scorer(self):
         """The MNIST scorer (the project's classifier features and the test-set statistics), loaded once."""
         if self._scorer is None:
-            self._scorer = bearer_gan.scorer_for('mnist', self.device)
+            self._scorer = scorer_for('mnist', self.device)
         return self._scorer
 
     def _record(self, server_round: int, row: Dict[str, float], started: float) -> None:
         config = self.config
         row = dict(row, round=server_round, steps=server_round * config.local_steps)
         networks = [('', self.generator)] + ([('ema_', self.ema.averaged.module)] if self.ema is not None else [])
+        labels = None if self.num_classes is None else class_rows(self.num_classes, 8)  # a row per class
         for prefix, generator in networks:
-            scores = bearer_gan.evaluate_generator(generator, config.noise_size, n=config.eval_samples,
-                                                   device=self.device, seed=config.seed, scorer=self.scorer)
+            scores = evaluate_generator(generator, self.noise_size, n=config.eval_samples, device=self.device,
+                                        seed=config.seed, scorer=self.scorer, num_classes=self.num_classes)
             row.update(_scores(scores, prefix))
-            grid = bearer_gan.generate(generator, config.noise_size, 64, seed=config.seed, device=self.device)
-            bearer_gan.save_grid(grid, self.path('samples', f'{prefix}round_{server_round:04d}.png'))
+            grid = generate(generator, self.noise_size, 64 if labels is None else len(labels), seed=config.seed,
+                            device=self.device, labels=labels)
+            save_grid(grid, self.path('samples', f'{prefix}round_{server_round:04d}.png'))
         self.rows.append({column: float(row.get(column, math.nan)) for column in HISTORY_COLUMNS})
         rounds = [int(past['round']) for past in self.rows]
         for prefix, _ in networks:
             frames = [self.path('samples', f'{prefix}round_{number:04d}.png') for number in rounds]
-            bearer_gan.write_gif(frames, [number * config.local_steps for number in rounds],
-                                 self.path(f'progress{"_" + prefix.rstrip("_") if prefix else ""}.gif'))
-        bearer_gan.SaveModels(config.out, config.model).on_end(self.state)  # the average when there is one
+            write_gif(frames, [number * config.local_steps for number in rounds],
+                      self.path(f'progress{"_" + prefix.rstrip("_") if prefix else ""}.gif'))
+        SaveModels(config.out, self.spec).on_end(self.state)  # the average when there is one
         self.rows[-1]['eval_seconds'] = time.perf_counter() - started
         self._write_history()
         self._checkpoint()
@@ -227,7 +241,7 @@ class FederatedServer:
         return text
 
     def _write_history(self) -> None:
-        with bearer_gan.atomic_path(self.path('history.csv')) as temporary, open(temporary, 'w', newline='') as handle:
+        with atomic_path(self.path('history.csv')) as temporary, open(temporary, 'w', newline='') as handle:
             writer = csv.writer(handle)
             writer.writerow(HISTORY_COLUMNS)
             for row in self.rows:
@@ -238,7 +252,7 @@ class FederatedServer:
         checkpoint = {'format': FORMAT, 'round': self.round, 'config': self.config.to_dict(), 'weights': self.weights,
                       'ema': self.ema.state_dict() if self.ema is not None else None, 'rows': self.rows}
         path = self.path(CHECKPOINT)
-        with bearer_gan.atomic_path(path) as temporary:
+        with atomic_path(path) as temporary:
             torch.save(checkpoint, temporary)
             if os.path.exists(path):
                 os.replace(path, self.path(PREVIOUS_CHECKPOINT))
