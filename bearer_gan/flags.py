@@ -17,7 +17,8 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 
 import torch
 
-from .config import KINDS, ConfigError, RunConfig, flag_fields
+from .config import ConfigError, RunConfig, flag_fields
+from .kinds import KINDS
 from .data import DATASETS
 
 __all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'probability',

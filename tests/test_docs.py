@@ -18,7 +18,7 @@ import torch
 import torchbearer
 
 import bearer_gan
-from bearer_gan import cli, keys
+from bearer_gan import keys, run_folder
 from conftest import batches, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,16 +156,23 @@ def test_images_downloads_and_tables_exist():
 
 
 @pytest.mark.parametrize('source, expected', [
-    ('examples/gan.py', {'main'}),
-    ('bearer_gan/cli/args.py', {'constants'}),
-    ('bearer_gan/cli/train.py', {'data', 'models', 'callbacks', 'training'}),
+    ('examples/gan.py', {'config', 'data', 'models', 'keys', 'callbacks', 'trial', 'build', 'run', 'evaluate'}),
+    ('bearer_gan/config.py', {'constants', 'dataset_recipes'}),
 ])
 def test_walkthrough_uses_every_marker_pair_of_the_training_run(source, expected):
     path = ROOT / source
-    markers = re.findall(r'^# docs: (?!end )(\S+)$', path.read_text(), re.M)
+    markers = re.findall(r'^\s*# docs: (?!end )(\S+)$', path.read_text(), re.M)
     assert set(markers) >= expected
     used = {include.options.get('start-after') for include in ALL_INCLUDES if include.path.resolve() == path}
     assert {f'# docs: {marker}' for marker in markers} <= used
+
+
+def test_the_walkthrough_walks_through_the_example_section_by_section():
+    walkthrough = DOCS / 'walkthrough.rst'
+    example = [include for include in ALL_INCLUDES
+               if include.rst == walkthrough and include.path.resolve() == ROOT / 'examples' / 'gan.py']
+    assert len(example) >= 8
+    assert all('start-after' in include.options and 'lines' not in include.options for include in example)
 
 
 def test_api_reference_has_every_module():
@@ -185,7 +192,7 @@ def test_the_cli_reference_is_generated_from_the_parser():
 
 def test_outputs_table_lists_every_run_output():
     text = (DOCS / 'recipes.rst').read_text()
-    assert [name for name in cli.RUN_OUTPUTS if f'``{name}``' not in text and f'``{name}/' not in text] == []
+    assert [name for name in run_folder.RUN_OUTPUTS if f'``{name}``' not in text and f'``{name}/' not in text] == []
 
 
 # --- the checker itself catches drift -------------------------------------------------------------------------------
@@ -223,7 +230,7 @@ def test_removing_a_marker_from_a_real_excerpt_is_detected():
     assert include_problems(include) == []
     broken = include._replace(options=dict(include.options, **{'start-after': '# docs: no such marker'}))
     assert include_problems(broken) == [
-        f"{include}: :start-after: '# docs: no such marker' not found in args.py"]
+        f"{include}: :start-after: '# docs: no such marker' not found in config.py"]
     renamed = include._replace(options={'pyobject': 'make_batches_renamed'})
     assert 'is not a top-level function or class' in include_problems(renamed)[0]
 

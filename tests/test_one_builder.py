@@ -60,3 +60,18 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     frames = sorted(path.name for path in (tmp_path / 'samples').iterdir())
     assert frames[0] == 'step_000000.png' and frames[-1] == f'step_{steps:06d}.png'
     assert namespace['trial'].state[__import__('bearer_gan').keys.STEP] == steps
+
+
+def test_a_run_made_before_the_run_builder_resumes_exactly(tmp_path):
+    """``tests/data/run_237c7a6``: a 10-step DCGAN run written by bearer_gan at commit 237c7a6, before RunConfig
+    and the run builder. Resumed to 20 steps it writes the history of a new 20-step run, byte for byte."""
+    import shutil
+    old = tmp_path / 'old'
+    shutil.copytree(ROOT / 'tests' / 'data' / 'run_237c7a6', old)
+    train_main(['--resume', str(old), '--steps', '20', '--no-eval', '--quiet'], prog='bearer-gan train')
+    train_main(['--dataset', 'mnist-5k', '--model', 'dcgan', '--steps', '20', '--sample-interval', '5',
+                '--checkpoint-interval', '10', '--device', 'cpu', '--no-eval', '--quiet', '--data-dir',
+                str(tmp_path / 'data'), '--out', str(tmp_path / 'new')], prog='bearer-gan train')
+    resumed, new = (old / 'history.csv').read_bytes(), (tmp_path / 'new' / 'history.csv').read_bytes()
+    assert len(resumed.splitlines()) == 21
+    assert resumed == new
