@@ -140,13 +140,14 @@ def build_trial(config: RunConfig, spec: dict, callbacks: Sequence[torchbearer.c
 
 
 def train(config: RunConfig, data: ImageData, batches, checkpoint: Optional[dict] = None, *, quiet: bool = False,
-          preview: bool = False, callbacks: Sequence[torchbearer.callbacks.Callback] = ()):
+          preview: bool = False, callbacks: Sequence[torchbearer.callbacks.Callback] = (), spec: Optional[dict] = None):
     """Build the run's trial and train it until ``config.steps`` updates; returns the trial's history.
 
-    With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped. Under
-    torchrun both networks train with DistributedDataParallel (:mod:`bearer_gan.distributed`).
+    With a ``checkpoint`` (from :func:`bearer_gan.load_checkpoint`) the run continues where it stopped.
+    ``spec`` is the model pair's (:attr:`PreparedRun.spec`; made from the data when None). Under torchrun
+    both networks train with DistributedDataParallel (:mod:`bearer_gan.distributed`).
     """
-    spec = make_spec(config, data)
+    spec = make_spec(config, data) if spec is None else spec
     trial = build_trial(config, spec, callbacks, quiet=quiet, preview=preview)
     if checkpoint is not None:
         restore_checkpoint(trial, checkpoint, callbacks=distributed.is_main_process())
@@ -180,11 +181,13 @@ def record_data(config: RunConfig, data: ImageData, resumed: Optional[str] = Non
 
 class PreparedRun(NamedTuple):
     """A run ready to train: its config (recording its data, on this process's device), the checkpoint it
-    continues from and that checkpoint's file (None for a new run), and its data."""
+    continues from and that checkpoint's file (None for a new run), its data, and its model pair's spec
+    (:func:`make_spec`, checked against the data)."""
     config: RunConfig
     checkpoint: Optional[dict]
     checkpoint_path: Optional[str]
     data: ImageData
+    spec: dict
 
 
 def prepare_run(config: RunConfig, resumed: Optional[str] = None, warn: Callable[[str], None] = print,
@@ -224,7 +227,7 @@ def prepare_run(config: RunConfig, resumed: Optional[str] = None, warn: Callable
         raise ConfigError(f"--conditional trains on class labels and {data.name!r} has none; put the images "
                           'in one sub-folder per class, or leave out --conditional')
     try:
-        make_spec(config, data)
+        spec = make_spec(config, data)
     except ValueError as error:  # the pair cannot build these images: say so before anything is written
         raise ConfigError(str(error)) from error
     if config.batch_size > len(data.images):
@@ -235,4 +238,4 @@ def prepare_run(config: RunConfig, resumed: Optional[str] = None, warn: Callable
     elif main_process:
         prepare_out_dir(config.out, config)
     # config.json keeps 'cuda'; under torchrun each rank trains on its own GPU
-    return PreparedRun(config.replace(device=device or config.device), checkpoint, path, data)
+    return PreparedRun(config.replace(device=device or config.device), checkpoint, path, data, spec)

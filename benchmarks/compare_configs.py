@@ -41,7 +41,7 @@ def run_config(values, steps, dataset, out, device) -> RunConfig:
 
 def run(name, values, steps, dataset, out, device):
     folder = os.path.join(out, name.replace(' ', '_'))
-    config, _, _, data = prepare_run(run_config(values, steps, dataset, folder, device))
+    config, _, _, data, _ = prepare_run(run_config(values, steps, dataset, folder, device))
     batches = make_batches(data, config)
     start = time.time()
     train(config, data, batches)

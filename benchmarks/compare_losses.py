@@ -32,6 +32,7 @@ import torch
 import bearer_gan
 from bearer_gan.config import DATASET_RECIPES, RunConfig
 from bearer_gan.recipe import make_batches, prepare_run, train
+from bearer_gan.evaluation import score_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 LOSS_NAMES = tuple(bearer_gan.LOSSES)
@@ -89,21 +90,6 @@ def cell_config(values: Mapping, out: Path, args) -> RunConfig:
     return RunConfig.for_dataset(**dict(run, **values))
 
 
-def score_summary(scores: dict) -> str:
-    """One line of a run's scores, as ``bearer-gan train`` prints it: FID (or why it was skipped), class coverage
-    and conditional accuracy where the data set's scorer has classes."""
-    if scores.get('fid') is None:
-        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
-    else:
-        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
-    if 'class_shares' in scores:
-        shares = scores['class_shares']
-        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
-    if 'conditional_accuracy' in scores:
-        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
-    return ', '.join(parts)
-
-
 def train_and_score(name: str, values: Mapping, args) -> dict:
     """Train the run of ``values`` into ``args.out/name`` (unless it is there already), score it; its ``cell.json``."""
     out = Path(args.out) / name
@@ -111,7 +97,7 @@ def train_and_score(name: str, values: Mapping, args) -> dict:
     if record.exists() and not args.rescore:
         return dict(json.loads(record.read_text()), reused=True)
     if not (record.exists() and args.rescore):
-        config, checkpoint, _, data = prepare_run(cell_config(values, out, args))
+        config, checkpoint, _, data, _ = prepare_run(cell_config(values, out, args))
         batches = make_batches(data, config)
         began = time.perf_counter()
         train(config, data, batches, checkpoint)

@@ -162,7 +162,7 @@ def measure_speeds(recipes: Dict[str, dict], data_dir: str, steps: int = 200, ro
             for _ in range(rounds):
                 for name in names:
                     values = recipes[name] if name in recipes else RECIPES['mlp']
-                    config, _, _, data = prepare_run(recipe_config(values, folder, data_dir, steps))
+                    config, _, _, data, _ = prepare_run(recipe_config(values, folder, data_dir, steps))
                     train(config, data, make_batches(data, config), callbacks=[clocks[name]])
     finally:
         torch.set_num_threads(threads)
@@ -177,7 +177,7 @@ def run_recipe(name: str, values: Mapping, options, steps: Optional[int]) -> dic
 
     Its grid is drawn with every other recipe's by :func:`write_outputs`, from the saved generator."""
     out = os.path.join(options.runs, name.replace(' ', '-'))
-    config, _, _, data = prepare_run(recipe_config(values, out, options.data_dir, steps or 10 ** 9))
+    config, _, _, data, _ = prepare_run(recipe_config(values, out, options.data_dir, steps or 10 ** 9))
     batches = make_batches(data, config)
     scorer = scorer_for(DATASET, 'cpu')
     budget = Budget(options.budget_seconds, steps, options.curve,

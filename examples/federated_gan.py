@@ -213,6 +213,11 @@ def clear_outputs(out: str) -> None:
 
 
 def main(argv=None):
+    with warnings.catch_warnings():  # one-line warnings and the Ray filter for this run only, then as before
+        return _main(argv)
+
+
+def _main(argv=None):
     args = parse_args(argv)
     program = os.path.basename(sys.argv[0])
     warnings.showwarning = lambda message, *_, **__: print(f'warning: {message}', file=sys.stderr)

@@ -99,11 +99,10 @@ def main(argv=None):
     config, resumed, invocation = configure(argv)
     with distributed.process_group(config.device) as device:          # joins torchrun's group, if any
         # docs: data
-        config, checkpoint, _, data = bearer_gan.prepare_run(config, resumed, device=device)
+        config, checkpoint, _, data, spec = bearer_gan.prepare_run(config, resumed, device=device)
         batches = bearer_gan.make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
         # docs: end data
         # docs: build
-        spec = bearer_gan.make_spec(config, data)                      # the pair's shapes, from the data
         trial = gan(config, spec, callbacks(config, spec, invocation.quiet, invocation.preview), invocation.quiet)
         if checkpoint is not None:                                     # a resumed run continues where it stopped
             bearer_gan.restore_checkpoint(trial, checkpoint, callbacks=distributed.is_main_process())

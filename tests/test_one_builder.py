@@ -49,17 +49,19 @@ def test_the_example_takes_the_cli_flags_and_refuses_a_bad_one_in_one_line(tmp_p
     assert not (tmp_path / 'run').exists()
 
 
-def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
+@pytest.mark.parametrize('marker', ['bearer_gan.run_gan', 'bearer_gan.RunConfig'])
+def test_the_readme_python_examples_run_as_written(tmp_path, monkeypatch, marker):
     readme = (ROOT / 'README.md').read_text()
-    blocks = re.findall(r'```python\n(.*?)```', readme, re.S)
-    example = next(block for block in blocks if 'bearer_gan.run_gan' in block)
+    example = next(block for block in re.findall(r'```python\n(.*?)```', readme, re.S) if marker in block)
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(example, 'README.md', 'exec'), namespace)
     steps = int(re.search(r'steps=(\d+)', example).group(1))
-    frames = sorted(path.name for path in (tmp_path / 'samples').iterdir())
+    samples = tmp_path / ('samples' if marker == 'bearer_gan.run_gan' else 'runs/python/samples')
+    frames = sorted(path.name for path in samples.iterdir())
     assert frames[0] == 'step_000000.png' and frames[-1] == f'step_{steps:06d}.png'
-    assert namespace['trial'].state[__import__('bearer_gan').keys.STEP] == steps
+    if 'history' in namespace:
+        assert namespace['history'][-1]['step'] == steps
 
 
 def test_a_run_made_before_the_run_builder_resumes_exactly(tmp_path):

@@ -18,14 +18,14 @@ from .. import distributed
 from ..checkpoint import CHECKPOINT
 from ..callbacks.tensorboard import write_scores
 from ..config import RunConfig
-from ..evaluation import evaluate_run
+from ..evaluation import evaluate_run, score_summary
 from ..files import write_json
 from ..flags import parse_run_flags
 from ..recipe import USER_ERRORS, make_batches, prepare_run, train
 from ..run_folder import choose_run
 from ..safety import NonFiniteLossError
 
-__all__ = ['warn', 'usage_errors', 'clean_exits', 'score_summary', 'report', 'main']
+__all__ = ['warn', 'usage_errors', 'clean_exits', 'report', 'main']
 
 @distributed.main_process_only
 def warn(text: str):
@@ -107,21 +107,6 @@ def _resumed_line(invocation, run: str, path: str, step: int, steps: int) -> str
     return f'resuming {run} at step {step} of {steps} {how}'
 
 
-def score_summary(scores: dict) -> str:
-    """One line for ``eval.json``'s scores: FID (or why it was skipped), class coverage and conditional accuracy
-    where the data set's scorer has classes."""
-    if scores.get('fid') is None:
-        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
-    else:
-        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
-    if 'class_shares' in scores:
-        shares = scores['class_shares']
-        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
-    if 'conditional_accuracy' in scores:
-        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
-    return ', '.join(parts)
-
-
 @distributed.main_process_only
 def report(config: RunConfig, history, seconds: float, evaluate: bool = True, quiet: bool = False):
     """Print the summary of a finished run, score its generator into ``eval.json``, and list its outputs
@@ -158,10 +143,11 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None):
             config, resumed = choose_run(config, invocation)
         with clean_exits(config.out, prog), distributed.process_group(config.device) as device:
             with usage_errors(prog):
-                config, checkpoint, path, data = prepare_run(config, resumed, warn=warn, device=device)
+                config, checkpoint, path, data, spec = prepare_run(config, resumed, warn=warn, device=device)
             if checkpoint is not None and not invocation.quiet:
                 _say(_resumed_line(invocation, resumed, path, checkpoint['step'], config.steps))
             batches = make_batches(data, config, start_step=checkpoint['step'] if checkpoint else 0)
             began = time.time()
-            history = train(config, data, batches, checkpoint, quiet=invocation.quiet, preview=invocation.preview)
+            history = train(config, data, batches, checkpoint, quiet=invocation.quiet, preview=invocation.preview,
+                            spec=spec)
         report(config, history, time.time() - began, evaluate=invocation.evaluate, quiet=invocation.quiet)

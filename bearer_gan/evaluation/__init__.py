@@ -15,14 +15,14 @@ from .classifiers import (CLASSIFIER_PATH, CLASSIFIERS, FEATURE_DIM, REFERENCE_S
                           MnistClassifier, load_classifier, load_reference_statistics)
 from .coverage import COVERED_SHARE, conditional_accuracy
 from .evaluate import (class_coverage, default_reference_images, evaluate_generator, evaluate_images, evaluate_run,
-                       fid, read_run_config)
+                       fid, read_run_config, score_summary)
 from .fid import FidUnavailable, feature_statistics, frechet_distance
 from .inception import load_inception
 from .scorers import Scorer, scorer_for
 from .testsets import MNIST_TEST_ENV, load_fashion_mnist, load_mnist_test
 
 __all__ = [
-    'FidEvaluator',
+    'FidEvaluator', 'score_summary',
     'CLASSIFIER_PATH', 'CLASSIFIERS', 'FEATURE_DIM', 'REFERENCE_STATS_PATH', 'LeNetClassifier', 'MnistClassifier',
     'load_classifier', 'load_reference_statistics',
     'COVERED_SHARE', 'conditional_accuracy',

@@ -24,7 +24,7 @@ from ..callbacks import generate, load_generator
 from .fid import FidUnavailable
 from .scorers import ScorerLike, as_scorer, scorer_for
 
-__all__ = ['fid', 'class_coverage', 'evaluate_images', 'evaluate_generator', 'read_run_config',
+__all__ = ['score_summary', 'fid', 'class_coverage', 'evaluate_images', 'evaluate_generator', 'read_run_config',
            'default_reference_images', 'evaluate_run']
 
 def evaluate_images(images: torch.Tensor, scorer: ScorerLike = 'mnist', batch_size: int = 500,
@@ -183,3 +183,18 @@ def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 
     scores = evaluate_generator(generator, spec['latent_dim'], n=n, device=device, seed=seed, batch_size=batch_size,
                                 scorer=scorer, num_classes=spec['num_classes'])
     return {'model': spec['model'], 'latent_dim': spec['latent_dim'], 'dataset': dataset, **scores}
+
+
+def score_summary(scores: dict) -> str:
+    """One line for ``eval.json``'s scores: FID (or why it was skipped), class coverage and conditional accuracy
+    where the data set's scorer has classes."""
+    if scores.get('fid') is None:
+        parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
+    else:
+        parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
+    if 'class_shares' in scores:
+        shares = scores['class_shares']
+        parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")
+    if 'conditional_accuracy' in scores:
+        parts.append(f"conditional accuracy {scores['conditional_accuracy']:.1%}")
+    return ', '.join(parts)
