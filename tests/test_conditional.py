@@ -8,8 +8,7 @@ import torch
 import torchbearer
 
 import bearer_gan
-from bearer_gan import keys
-from bearer_gan.cli import train as train_module
+from bearer_gan import keys, recipe
 from bearer_gan.cli.main import main as bearer_gan_main
 from bearer_gan.cli.train import main as train_main
 
@@ -171,7 +170,7 @@ def test_sample_refuses_classes_a_run_does_not_have(tmp_path, capsys, conditiona
 
 def test_conditional_on_an_unlabelled_data_set_is_one_line(tmp_path, capsys, monkeypatch):
     images = torch.zeros(32, 1, 28, 28, dtype=torch.uint8)
-    monkeypatch.setattr(train_module, 'make_data',
+    monkeypatch.setattr(recipe, 'make_data',
                         lambda config: bearer_gan.ImageData(images, None, None, 'my-photos'))
     err = rejected(BASE + ['--conditional', '--out', str(tmp_path / 'run')], capsys, main=train_main)
     assert "--conditional trains on class labels and 'my-photos' has none" in err

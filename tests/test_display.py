@@ -13,8 +13,8 @@ import torch
 
 import bearer_gan
 from bearer_gan.callbacks.preview import UPPER_HALF_BLOCK, render_half_blocks
-from bearer_gan.cli import args as train_args
 from bearer_gan.cli.train import main as train_main
+from bearer_gan.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ['--dataset', 'mnist-5k', '--batch-size', '16', '--steps', '20', '--sample-interval', '10',
@@ -34,7 +34,7 @@ def test_a_log_gets_one_plain_line_per_log_interval_and_stays_small(tmp_path):
     progress = [line for line in text.splitlines() if line.startswith('step ')]
     assert [int(PROGRESS_LINE.match(line).group(1)) for line in progress] == [5, 10, 15, 20], progress
     # The default run prints one such line every --log-interval steps; with its other lines it stays under 50 KB.
-    lines_of_a_default_run = train_args.DEFAULTS['steps'] // train_args.DEFAULTS['log_interval']
+    lines_of_a_default_run = RunConfig().steps // RunConfig().log_interval
     longest = max(len(line) for line in progress) + len('15000/15000') - len('20/20') + 1
     other = len(text) - sum(len(line) + 1 for line in progress)
     assert lines_of_a_default_run * longest + other < 50_000, (lines_of_a_default_run, longest, other)

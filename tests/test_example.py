@@ -25,12 +25,17 @@ def run(*args, timeout=600):
     return result
 
 
-def test_example_trains_writes_every_output_and_sample_reads_the_run(tmp_path):
+def frame_times(out):
+    return {path.name: path.stat().st_mtime_ns for path in (out / 'samples').iterdir()}
+
+
+def test_example_trains_writes_every_output_and_sample_reads_the_run(tmp_path, capsys):
     out = tmp_path / 'run'
-    result = run(ROOT / 'examples' / 'gan.py', '--dataset', 'mnist-5k', '--model', 'tutorial', '--steps', '300',
-                 '--sample-interval', '100', '--device', 'cpu', '--out', out)
+    flags = ['--dataset', 'mnist-5k', '--model', 'tutorial', '--steps', '300', '--sample-interval', '100',
+             '--device', 'cpu']
+    result = run(ROOT / 'examples' / 'gan.py', *flags, '--out', out)
     assert all((out / name).exists() for name in OUTPUTS)
-    assert str(out / 'progress.gif') in result.stdout and 'D(G(z))' in result.stdout and 'FID' in result.stdout
+    assert f'outputs in {out}' in result.stdout and 'D(G(z))' in result.stdout and 'FID' in result.stdout
     assert json.loads((out / 'eval.json').read_text())['n'] == 10000
     frames = sorted(path.name for path in (out / 'samples').iterdir())
     assert frames == ['step_000000.png', 'step_000100.png', 'step_000200.png', 'step_000300.png']
@@ -39,12 +44,27 @@ def test_example_trains_writes_every_output_and_sample_reads_the_run(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 300 and all(np.isfinite(float(row['g_loss'])) for row in rows)
 
+    # bearer-gan train with the same flags trains the identical run, and lists its outputs
+    command = tmp_path / 'command'
+    capsys.readouterr()
+    bearer_gan_main(['train', *flags, '--no-eval', '--out', str(command)])
+    printed = capsys.readouterr().out
+    assert str(command / 'progress.gif') in printed and 'D(G(z))' in printed
+    assert (command / 'history.csv').read_bytes() == (out / 'history.csv').read_bytes()
+    for name in ('generator.pt', 'discriminator.pt'):
+        first, second = (torch.load(run_dir / name, weights_only=True)['state_dict'] for run_dir in (out, command))
+        assert first.keys() == second.keys() and all(torch.equal(first[key], second[key]) for key in first), name
+    recorded = [json.loads((run_dir / 'config.json').read_text()) for run_dir in (out, command)]
+    assert recorded[0] == dict(recorded[1], out=str(out))
+
     # the same command again is the same run, finished: nothing is retrained or deleted
-    again = run(ROOT / 'examples' / 'gan.py', '--dataset', 'mnist-5k', '--model', 'tutorial', '--steps', '300',
-                '--sample-interval', '100', '--device', 'cpu', '--no-eval', '--out', out)
-    assert f'{out} already trained all 300 steps' in again.stdout
+    drawn = frame_times(out)
+    run(ROOT / 'examples' / 'gan.py', *flags, '--no-eval', '--out', out)
     with open(out / 'history.csv') as handle:
         assert list(csv.DictReader(handle)) == rows
+    assert frame_times(out) == drawn
+    bearer_gan_main(['train', *flags, '--no-eval', '--out', str(command)])
+    assert f'{command} already trained all 300 steps' in capsys.readouterr().out
 
     result = run('-m', 'bearer_gan', 'sample', '--run', out, '--n', '100', '--out', tmp_path / 'x.npy',
                  '--grid', tmp_path / 'grid.png')

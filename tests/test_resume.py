@@ -9,10 +9,11 @@ import torchbearer
 from torchvision.datasets import MNIST
 
 import bearer_gan
-from bearer_gan.cli import train as steps
-from bearer_gan.cli.config import CONFIG_FORMAT
+from bearer_gan import recipe
+from bearer_gan.cli import train as cli_train
 from bearer_gan.cli.main import main as bearer_gan_main
 from bearer_gan.cli.train import main as train_main
+from bearer_gan.config import CONFIG_FORMAT, RunConfig
 from conftest import batches, make_trial, tiny_cifar
 
 FLAGS = ['--dataset', 'mnist-5k', '--batch-size', '16', '--sample-interval', '4', '--checkpoint-interval', '3',
@@ -41,8 +42,8 @@ def stop_at(out, step, monkeypatch):
             if state[bearer_gan.keys.STEP] == step - 1:
                 next(callback for callback in state[torchbearer.CALLBACK_LIST]
                      if isinstance(callback, bearer_gan.TrainingGuard)).stop_requested.set()
-    real = steps.make_callbacks
-    monkeypatch.setattr(steps, 'make_callbacks', lambda *args, **kwargs: [Interrupt()] + real(*args, **kwargs))
+    real = recipe.make_callbacks
+    monkeypatch.setattr(recipe, 'make_callbacks', lambda *args, **kwargs: [Interrupt()] + real(*args, **kwargs))
     with pytest.raises(SystemExit) as stopped:
         train_main([*FLAGS, '--steps', '10', '--out', str(out)])
     monkeypatch.undo()
@@ -170,10 +171,10 @@ def test_a_run_stopped_early_by_a_callback_still_has_its_history_and_report(tmp_
     trial, _, _ = make_trial(callbacks=[stopper])
     history = bearer_gan.run_gan(trial, batches(digits), 50)
     assert len(history) == 1 and history[-1]['step'] < 50 and 'running_d_loss' in history[-1]
-    config = dict(bearer_gan.cli.args.DEFAULTS, steps=50, device='cpu', out=str(tmp_path))
-    steps.report(config, history, 1.0, evaluate=False, quiet=True)
+    config = RunConfig(steps=50, device='cpu', out=str(tmp_path))
+    cli_train.report(config, history, 1.0, evaluate=False, quiet=True)
     assert capsys.readouterr().out.startswith(f"stopped at step {history[-1]['step']} of 50 in 1 s on cpu: running")
-    steps.report(config, [], 1.0, evaluate=False, quiet=True)  # nothing recorded at all: still a summary
+    cli_train.report(config, [], 1.0, evaluate=False, quiet=True)  # nothing recorded at all: still a summary
     assert capsys.readouterr().out == 'trained to step 50 in 1 s on cpu\n'
 
 
@@ -181,7 +182,7 @@ def test_a_bug_is_a_traceback_not_a_usage_error(tmp_path, monkeypatch):
     """Only validation errors become one line and exit code 2; a ValueError from a bug propagates."""
     def broken(*args, **kwargs):
         raise ValueError('a bug, not a user mistake')
-    monkeypatch.setattr(steps, 'make_data', broken)
+    monkeypatch.setattr(recipe, 'make_data', broken)
     with pytest.raises(ValueError, match='a bug'):
         train_main([*FLAGS, '--steps', '2', '--out', str(tmp_path / 'run')])
     monkeypatch.undo()
