@@ -2,7 +2,7 @@
 
 Everything that decides what a run trains is a field here, with its default, its check and the
 line of help its command-line flag shows: ``bearer-gan train`` builds its flags from these fields
-(:mod:`bearer_gan.cli.args`), the example, the benchmarks and each owner of a federation build
+(:mod:`bearer_gan.flags`), the example, the benchmarks and each owner of a federation build
 runs from a ``RunConfig`` (:mod:`bearer_gan.recipe`), and a run's ``config.json`` is a
 ``RunConfig`` written out (:meth:`RunConfig.to_dict`). So there is one list of defaults, one
 place that validates them, and one place (:data:`ADDED_KEYS`) that knows how older
@@ -229,12 +229,12 @@ def _check_field(spec: dataclasses.Field, value) -> None:
     meta = spec.metadata
     if value is None and meta['optional']:
         return
+    kind = KINDS.get(meta['kind'], KINDS['text'])  # 'dataset' and 'device': text here, checked where they are used
     if meta['choices'] is not None:
-        if value not in meta['choices']():
+        if value not in meta['choices']() or not kind.check(value):  # True == 1, 1.0 == 1: check the kind too
             raise ConfigError(f"{_flag_name(spec.name)} must be one of {', '.join(map(str, meta['choices']()))}, "
                               f'got {value!r}')
         return
-    kind = KINDS.get(meta['kind'], KINDS['text'])  # 'dataset' and 'device': text here, checked where they are used
     if isinstance(value, int) and not isinstance(value, bool) and kind.type is float:
         value = float(value)
     if not kind.check(value):

@@ -128,6 +128,10 @@ if __name__ == '__main__':
     except bearer_gan.USER_ERRORS as error:  # a mistake the user can fix: one line, exit code 2
         print(f'gan.py: error: {error}', file=sys.stderr)
         sys.exit(2)
+    except bearer_gan.NonFiniteLossError as error:  # run_gan stopped at that step; the last checkpoint is good
+        print(f'gan.py: {error}; the outputs so far and the last good checkpoint are kept; try a lower --lr',
+              file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:  # Ctrl-C: run_gan has written the outputs and a checkpoint
         print('stopped; the same command again continues the run', file=sys.stderr)
         sys.exit(130)

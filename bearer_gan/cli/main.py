@@ -32,7 +32,7 @@ def build_parser() -> parsing.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ['train']:  # its flags are checked against the arguments as given (see cli.args)
+    if argv[:1] == ['train']:  # its flags are checked against the arguments as given (see bearer_gan.flags)
         return train.main(argv[1:], prog=f'{PROG} train')
     parser = build_parser()
     args = parser.parse_args(argv)
