@@ -214,10 +214,6 @@ def prepare_run(config: RunConfig, resumed: Optional[str] = None, warn: Callable
             raise ConfigError(f"{resumed!r} is at step {checkpoint['step']}, past --steps {config.steps}")
     if config.tensorboard and not tensorboard_available():
         raise ConfigError(TENSORBOARD_MISSING)
-    try:
-        distributed.check_global_batch(config.batch_size)
-    except distributed.UnsupportedUnderDDP as error:
-        raise ConfigError(f'--batch-size: {error}')
     data = distributed.one_rank_first(lambda: make_data(config))  # one rank downloads, the others wait
     try:
         distributed.check_same('data', f'{data.name} ({len(data.images)} images)')

@@ -14,6 +14,7 @@ import torch
 
 from .checkpoint import CHECKPOINT, PREVIOUS_CHECKPOINT
 from .config import ConfigError, RunConfig, run_difference, same_run
+from .distributed import UnsupportedUnderDDP, check_global_batch
 from .files import write_json
 from .flags import Invocation, UsageError
 
@@ -156,9 +157,21 @@ def choose_run(config: Optional[RunConfig], invocation: Invocation) -> Tuple[Run
       checkpoint: that run. Nothing is deleted; ``--overwrite`` is the only way to start over.
     * Else ``config``, after checking (and changing nothing) that ``--out`` may take it.
 
+    It also checks, before torchrun's processes join a group, that they can share the run's batch.
+
     Raises:
-        UsageError: for a folder that cannot take the run, or a ``config.json`` that cannot be read.
+        UsageError: for a folder that cannot take the run, a ``config.json`` that cannot be read, or a batch
+            that torchrun's processes cannot share.
     """
+    config, resumed = _choose_run(config, invocation)
+    try:
+        check_global_batch(config.batch_size)
+    except UnsupportedUnderDDP as error:
+        raise UsageError(f'--batch-size: {error}') from None
+    return config, resumed
+
+
+def _choose_run(config: Optional[RunConfig], invocation: Invocation) -> Tuple[RunConfig, Optional[str]]:
     if invocation.resume:
         recorded = read_config(invocation.resume)
         resumed = recorded.replace(out=invocation.resume, **invocation.given)  # only --resume's flags are given

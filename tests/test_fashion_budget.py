@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import bearer_gan
 from bearer_gan import RunConfig
 from conftest import load_script
 
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope='module')
 def budget():
     module = load_script(ROOT / 'benchmarks' / 'fashion_budget.py', 'fashion_budget_benchmark')
-    module.register_benchmark_models()  # the resnet recipe's pair
-    return module
+    module.register_benchmark_models()  # the resnet recipe's pair, for these tests only
+    yield module
+    for name in module.BENCHMARK_MODELS:
+        bearer_gan.unregister_model(name)
 
 
 def test_plain_is_the_default_run_of_the_fields_fashion_mnist_and_the_recipes_set(budget):
