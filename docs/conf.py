@@ -56,7 +56,8 @@ def _save_constant_doc(app, what, name, obj, options, lines):
     """Keep a constant's ``#:`` comment as written; one without a comment would show its type's
     docstring (``str``'s, ``tuple``'s), so that is dropped."""
     if what in ('data', 'attribute'):
-        type_doc = (type(obj).__doc__ or '').strip().splitlines()
+        type_doc = type(obj).__doc__  # a NamedTuple field's getter has a __doc__ slot, not a string, on its type
+        type_doc = type_doc.strip().splitlines() if isinstance(type_doc, str) else []
         if lines and type_doc and lines[0].strip() == type_doc[0].strip():
             lines.clear()
         _CONSTANT_DOCS[name] = list(lines)
