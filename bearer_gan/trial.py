@@ -24,6 +24,7 @@ from .losses import GANLoss, get_loss, loss_penalties
 from .metrics import gan_metrics, reported_quantities
 from .penalties import Penalty, with_penalties
 from .safety import NonFiniteLossError, TrainingGuard, stop_requests
+from .tb_internals import callbacks_of
 
 __all__ = ['default_device', 'gan_adam', 'gan_trial', 'run_gan']
 
@@ -168,7 +169,6 @@ def run_gan(trial: torchbearer.Trial, train_batches: Iterable, steps: int):
         with stop_requests(guard):
             trial.run(epochs=len(trial.state[torchbearer.HISTORY]) + 1)
     except KeyboardInterrupt:
-        from .tb_internals import callbacks_of
         state = guard.run_state if guard.run_state is not None else trial.state
         for callback in callbacks_of(state):
             if not isinstance(callback, GANCheckpoint):  # the networks may be half-way through a step
