@@ -5,7 +5,7 @@ types, and one-line errors.
 (:func:`parse_run_flags`), and no flag has a default of its own: a flag not given takes the data
 set's recipe or :class:`~bearer_gan.config.RunConfig`'s default. A user's mistake gets one line
 on stderr and exit code 2, never a traceback: the argument types below reject bad values while
-parsing (with the same checks as :data:`~bearer_gan.config.KINDS`), and :func:`fail` turns later
+parsing (with the same checks as :data:`~bearer_gan.kinds.KINDS`), and :func:`fail` turns later
 problems (an unwritable folder, a missing generator) into the same one-line answer.
 """
 import argparse
@@ -70,7 +70,7 @@ def _number(text: str, kind):
 
 
 def _of_kind(name: str) -> Callable[[str], object]:
-    """The argument type of :data:`~bearer_gan.config.KINDS`' ``name``: text to a number, checked as
+    """The argument type of :data:`~bearer_gan.kinds.KINDS`' ``name``: text to a number, checked as
     :class:`~bearer_gan.config.RunConfig` checks it."""
     kind = KINDS[name]
 

@@ -182,4 +182,4 @@ def _choose_run(config: Optional[RunConfig], invocation: Invocation) -> Tuple[Ru
     if invocation.overwrite or recorded is None or not same_run(recorded, config) or not has_checkpoint(config.out):
         check_out_dir(config.out, config, invocation.overwrite)  # changes nothing: a rejected run leaves --out alone
         return config, None
-    return read_config(config.out).replace(device=config.device), config.out
+    return RunConfig.from_dict(recorded).replace(device=config.device), config.out  # same_run has read it
