@@ -27,7 +27,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ('ground', ('keys', 'files', 'assets')),
     ('data', ('data',)),
     ('models', ('models',)),
-    ('maths', ('penalties', 'losses', 'augment', 'metrics', 'sampling')),
+    ('maths', ('penalties', 'losses', 'augment', 'metrics', 'sampling', 'latent')),
     # compatibility imports nothing of bearer_gan, only torchbearer's callbacks: torchbearer knowledge, used by trial.
     ('torchbearer wiring', ('closures', 'safety', 'tb_internals', 'distributed', 'checkpoint', 'compatibility')),
     ('callbacks', ('callbacks',)),
@@ -35,6 +35,8 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     # flags and run_folder: a RunConfig's command-line form and its run folder on disk (moved out of cli/).
     ('config', ('kinds', 'config', 'flags', 'run_folder')),
     ('evaluation', ('evaluation',)),
+    # after training: the run report page, compare pages, export of the generator (a report callback runs in training).
+    ('report', ('report',)),
     ('recipe', ('recipe',)),
     ('federated', ('federated',)),
     ('entry points', ('cli', '__main__', '__init__')),  # the package root re-exports everything, so it is the top
