@@ -27,9 +27,10 @@ setup(
         'scipy',  # matrix square root for the Frechet distance
     ],
     extras_require={
-        'test': ['pytest', 'hypothesis'],
+        'test': ['pytest', 'hypothesis', 'imageio-ffmpeg'],  # imageio-ffmpeg: the .mp4 test runs in CI, not skipped
         'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
         'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
+        'video': ['imageio-ffmpeg'],  # bearer-gan sample --interpolate --out walk.mp4: imageio's ffmpeg plugin
         'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
         # federated training on Flower (bearer_gan.federated); the core never imports flwr
         'federated': ['flwr>=1.42,<1.43'],

@@ -26,7 +26,9 @@ from .penalties import GradientPenalty, Penalty, R1Penalty, gradient_penalty, r1
 from .models import (DEFAULT_LATENT_DIM, MODELS, apply_spectral_norm, build_from_spec, build_models, check_model_shape,
                      model_spec, read_model_spec, register_model, unregister_model)
 from .safety import NonFiniteLossError, TrainingGuard
-from .sampling import class_rows, eval_mode, generate, sampling_generator, save_grid
+from .sampling import (class_rows, eval_mode, generate, generate_from, grid_array, sampling_generator, save_grid,
+                       walk_frames)
+from .latent import latent_walk, slerp, truncated_normal
 from .trial import default_device, gan_adam, gan_trial, run_gan
 from .config import DATASET_RECIPES, ConfigError, RunConfig
 from .flags import Invocation, parse_run_flags
@@ -41,7 +43,7 @@ __all__ = [
     'FixedNoiseSampler', 'GeneratorEMA', 'LearningRateSchedule', 'LinePrinter', 'LossHistory', 'ProgressGif',
     'RealImageGrid', 'SaveModels', 'TensorBoardLogger', 'TerminalPreview', 'class_rows',
     'eval_mode', 'generate', 'load_generator', 'read_history', 'sampling_generator', 'save_grid', 'steps_done',
-    'write_gif',
+    'write_gif', 'generate_from', 'grid_array', 'walk_frames', 'latent_walk', 'slerp', 'truncated_normal',
     'CheckpointError', 'GANCheckpoint', 'load_checkpoint', 'restore_checkpoint', 'upgrade_checkpoint',
     'LeNetClassifier', 'MnistClassifier', 'load_classifier',
     'PRECISIONS', 'discriminator_closure', 'gan_closure', 'generator_closure',

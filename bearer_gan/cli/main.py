@@ -1,14 +1,14 @@
 """``bearer-gan`` (and ``python -m bearer_gan``): train a GAN, draw samples from a run, score a run.
 
 ``bearer-gan train [flags]`` is the trainer (:mod:`bearer_gan.cli.train`); ``sample`` and
-``evaluate`` read a finished run (:mod:`bearer_gan.cli.tools`). ``bearer-gan COMMAND --help``
-lists each command's flags.
+``evaluate`` read a finished run (:mod:`bearer_gan.cli.sample`, :mod:`bearer_gan.cli.tools`).
+``bearer-gan COMMAND --help`` lists each command's flags.
 """
 import sys
 from typing import List, Optional
 
 from .. import flags as parsing
-from . import tools, train
+from . import sample, tools, train
 
 __all__ = ['PROG', 'build_parser', 'main']
 
@@ -22,8 +22,8 @@ def build_parser() -> parsing.ArgumentParser:
     parser.commands = {  # each subcommand's own parser, for its one-line errors
         'train': parsing.add_train_flags(commands.add_parser(
             'train', help='train a GAN', description='Train a GAN with bearer_gan.')),
-        'sample': tools.add_sample_arguments(commands.add_parser(
-            'sample', help='write generated images from a trained run to .npy')),
+        'sample': sample.add_sample_arguments(commands.add_parser(
+            'sample', help='write generated images from a trained run to .npy, or latent walks to .gif/.mp4')),
         'evaluate': tools.add_evaluate_arguments(commands.add_parser(
             'evaluate', help="score a trained run's generator: FID and class coverage")),
     }
@@ -36,7 +36,7 @@ def main(argv: Optional[List[str]] = None):
         return train.main(argv[1:], prog=f'{PROG} train')
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {'sample': tools.sample, 'evaluate': tools.evaluate}[args.command]
+    command = {'sample': sample.sample, 'evaluate': tools.evaluate}[args.command]
     subparser = parser.commands[args.command]
     try:
         command(args, subparser)

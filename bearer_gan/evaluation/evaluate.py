@@ -68,7 +68,7 @@ def class_coverage(images: torch.Tensor, scorer: ScorerLike = 'mnist', batch_siz
 @torch.no_grad()
 def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 10000, device: Optional[str] = None,
                        seed: int = 0, batch_size: int = 500, scorer: ScorerLike = 'mnist',
-                       num_classes: Optional[int] = None) -> Dict[str, object]:
+                       num_classes: Optional[int] = None, truncation: Optional[float] = None) -> Dict[str, object]:
     """Sample ``n`` images from ``generator`` and score them with :func:`evaluate_images`.
 
     The noise comes from its own seeded :class:`torch.Generator`, so repeated evaluations see the
@@ -88,6 +88,8 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
         num_classes: for a class-conditional generator ``G(z, labels)``: it draws
             ``labels = torch.arange(n) % num_classes`` (balanced classes) and, where the scorer
             has a classifier with as many classes, the result gains ``conditional_accuracy``.
+        truncation: draw ``z`` truncated at ``|z| <= truncation`` (:func:`~bearer_gan.latent.truncated_normal`);
+            None (the default) draws the plain normal.
 
     Raises:
         ValueError: when ``num_classes`` differs from the scorer's classifier's.
@@ -100,7 +102,7 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
             raise ValueError(f'the generator draws {num_classes} classes but the {scorer.name} classifier '
                              f'knows {scorer.num_classes}')
         labels = torch.arange(n) % num_classes
-    images = generate(generator, latent_dim, n, seed, batch_size, device, labels=labels)
+    images = generate(generator, latent_dim, n, seed, batch_size, device, labels=labels, truncation=truncation)
     return scorer.score(images, labels if scorer.num_classes is not None else None, batch_size)
 
 
