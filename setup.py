@@ -30,6 +30,9 @@ setup(
         'test': ['pytest', 'hypothesis', 'imageio-ffmpeg'],  # imageio-ffmpeg: the .mp4 test runs in CI, not skipped
         'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
         'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
+        # bearer-gan export --format onnx: the format, the runtime that checks the file, and what torch's
+        # torch.export-based ONNX exporter (torch.onnx.export(dynamo=True)) needs
+        'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
         'video': ['imageio-ffmpeg'],  # bearer-gan sample --interpolate --out walk.mp4: imageio's ffmpeg plugin
         'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
         # federated training on Flower (bearer_gan.federated); the core never imports flwr

@@ -30,6 +30,8 @@ from .sampling import (class_rows, eval_mode, generate, generate_from, grid_arra
                        walk_frames)
 from .latent import latent_walk, slerp, truncated_normal
 from .trial import default_device, gan_adam, gan_trial, run_gan
+from .report import (EXPORT_FORMATS, ExportCheckError, ExportError, export_generator, export_run,
+                     read_export_metadata)
 from .config import DATASET_RECIPES, ConfigError, RunConfig
 from .flags import Invocation, parse_run_flags
 from .run_folder import choose_run
@@ -65,4 +67,6 @@ __all__ = [
     'DATASET_RECIPES', 'ConfigError', 'RunConfig', 'Invocation', 'parse_run_flags', 'choose_run',
     'recipe', 'USER_ERRORS', 'PreparedRun', 'build_trial', 'make_batches', 'make_callbacks', 'make_models', 'make_spec', 'prepare_run',
     'train',
+    'EXPORT_FORMATS', 'ExportCheckError', 'ExportError', 'export_generator', 'export_run',
+    'read_export_metadata',
 ]

@@ -7,5 +7,6 @@ run is built by :mod:`bearer_gan.recipe`.
 * :mod:`~bearer_gan.cli.train`: ``bearer-gan train``: exit codes, the resumed line, the summary.
 * :mod:`~bearer_gan.cli.sample`: ``sample``: images, latent walks, truncation.
 * :mod:`~bearer_gan.cli.tools`: ``evaluate``, and reading a run's generator for both.
+* :mod:`~bearer_gan.cli.export`: ``export``: the generator as a TorchScript or ONNX file.
 * :mod:`~bearer_gan.cli.main`: the ``bearer-gan`` command.
 """

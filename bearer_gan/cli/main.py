@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 from .. import flags as parsing
-from . import sample, tools, train
+from . import export, sample, tools, train
 
 __all__ = ['PROG', 'build_parser', 'main']
 
@@ -18,7 +18,7 @@ PROG = 'bearer-gan'
 def build_parser() -> parsing.ArgumentParser:
     """The whole command line, every subcommand with its flags (also what the CLI reference is made from)."""
     parser = parsing.ArgumentParser(prog=PROG, description='A callback-driven GAN trainer built on torchbearer.')
-    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate}')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate,export}')
     parser.commands = {  # each subcommand's own parser, for its one-line errors
         'train': parsing.add_train_flags(commands.add_parser(
             'train', help='train a GAN', description='Train a GAN with bearer_gan.')),
@@ -26,6 +26,8 @@ def build_parser() -> parsing.ArgumentParser:
             'sample', help='write generated images from a trained run to .npy, or latent walks to .gif/.mp4')),
         'evaluate': tools.add_evaluate_arguments(commands.add_parser(
             'evaluate', help="score a trained run's generator: FID and class coverage")),
+        'export': export.add_export_arguments(commands.add_parser(
+            'export', help="write a trained run's generator as a TorchScript or ONNX file")),
     }
     return parser
 
@@ -36,7 +38,7 @@ def main(argv: Optional[List[str]] = None):
         return train.main(argv[1:], prog=f'{PROG} train')
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {'sample': sample.sample, 'evaluate': tools.evaluate}[args.command]
+    command = {'sample': sample.sample, 'evaluate': tools.evaluate, 'export': export.export}[args.command]
     subparser = parser.commands[args.command]
     try:
         command(args, subparser)
