@@ -15,8 +15,8 @@ from .data import (DATASETS, DatasetError, FolderImages, ImageData, ShuffledBatc
                    dataset_batches, fingerprint_difference, image_batches, load_dataset, load_folder, load_mnist,
                    memory_budget, streamed_batches, to_unit_range)
 from .evaluation import (FidEvaluator, LeNetClassifier, MnistClassifier, Scorer, class_coverage, conditional_accuracy,
-                         evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance, load_classifier,
-                         scorer_for)
+                         density_coverage, evaluate_generator, evaluate_images, evaluate_run, fid, frechet_distance,
+                         kernel_distance, load_classifier, manifold_metrics, precision_recall, scorer_for)
 from .files import atomic_path, write_json
 from .compatibility import check_callbacks
 from .losses import (LOSSES, GANLoss, discriminator_criterion, discriminator_loss, discriminator_loss_from_logits,
@@ -53,7 +53,8 @@ __all__ = [
     'image_batches', 'load_dataset', 'load_mnist', 'to_unit_range', 'FolderImages', 'dataset_batches', 'load_folder',
     'memory_budget', 'streamed_batches',
     'Scorer', 'class_coverage', 'conditional_accuracy', 'evaluate_generator', 'evaluate_images', 'evaluate_run', 'fid',
-    'frechet_distance', 'scorer_for', 'FidEvaluator',
+    'frechet_distance', 'scorer_for', 'FidEvaluator', 'manifold_metrics', 'precision_recall', 'density_coverage',
+    'kernel_distance',
     'atomic_path', 'write_json',
     'check_callbacks',
     'LOSSES', 'GANLoss', 'discriminator_criterion', 'discriminator_loss', 'discriminator_loss_from_logits',

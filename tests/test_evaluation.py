@@ -35,6 +35,8 @@ EMBEDDED_DIGITS_FID = 6.09
 FASHION_TEST_ACCURACY = 0.9047
 #: FID of the 60,000 Fashion-MNIST training images against the test statistics: 0.2416.
 FASHION_TRAIN_FID = 0.242
+#: The scores computed against the real features (the test set's), None when those cannot be had.
+REFERENCE_KEYS = {'precision', 'recall', 'density', 'coverage', 'kid', 'kid_std'}
 
 
 @pytest.fixture(scope='module')
@@ -191,7 +193,30 @@ def test_test_set_scores_zero_against_its_own_statistics(scorer, mnist_test):
     assert result['kl_from_uniform'] == pytest.approx(0.0, abs=0.01)  # measured 0.0016: not quite balanced
     assert sum(result['class_shares']) == pytest.approx(1.0)
     assert result['mean_confidence'] > 0.95
+    # Its features are the reference features: every sample lies in its own ball, every ball holds itself.
+    assert result['precision'] == result['recall'] == result['coverage'] == 1.0
+    assert result['density'] == pytest.approx(4 / 3, abs=0.01)  # each ball holds its centre and k = 3 neighbours
+    # Unbiased: one set against itself scores 2 (mean k(x_i, x_j), i != j, minus mean k(x_i, x_i)) / 1000, just
+    # below 0 (measured -2.1: the features are not normalised, so KID is in large units).
+    assert -10 < result['kid'] < 0
     json.dumps(result)
+
+
+def test_embedded_training_digits_are_close_to_the_test_digits_on_every_score(scorer, mnist_test):
+    result = evaluate_images(to_unit_range(load_mnist('mnist-5k')[0]), scorer)
+    # Measured 0.876, 0.879, 0.941, 0.646 and KID 4.3 +- 8.7 (the features are not normalised, so KID is in
+    # large units). Coverage with 5,000 samples against 10,000 balls is about 1 - (2/3)^3 = 0.70 for equal
+    # distributions: compare coverage at equal numbers of samples.
+    assert result['precision'] > 0.8 and result['recall'] > 0.8 and 0.85 < result['density'] < 1.05
+    assert 0.55 < result['coverage'] < 0.75 and abs(result['kid']) < 20
+
+
+def test_uniform_noise_draws_no_real_digit(scorer, mnist_test):
+    result = evaluate_images(uniform_noise(2000), scorer)
+    # Measured recall 0.0 and coverage 0.001, but precision 1.0 and density 1.06: a few faint test digits have
+    # features near the origin, where noise's lie, and balls large enough to hold all of it. Precision alone
+    # would call noise perfect; recall and coverage do not.
+    assert result['recall'] < 0.01 and result['coverage'] < 0.01 and result['kid'] > 100
 
 
 def test_embedded_training_digits_set_the_real_data_floor(scorer):
@@ -344,12 +369,38 @@ def save_tutorial_run(run_dir, config=None):
 def test_evaluate_run_scores_an_old_run_without_config_on_mnist(tmp_path):
     save_tutorial_run(tmp_path)
     result = evaluate_run(str(tmp_path), n=500)
-    assert set(result) == {'model', 'latent_dim', 'dataset', 'scorer', 'fid', 'n', 'class_shares', 'classes_covered',
-                           'kl_from_uniform', 'mean_confidence'}
+    assert set(result) - {'reference_features_skipped'} == {
+        'model', 'latent_dim', 'dataset', 'scorer', 'fid', 'n', 'class_shares', 'classes_covered', 'kl_from_uniform',
+        'mean_confidence', *REFERENCE_KEYS}
     assert result['model'] == 'tutorial' and result['latent_dim'] == 100 and result['n'] == 500
     assert result['dataset'] == 'mnist' and result['scorer'] == 'mnist'
     numbers = [result['fid'], result['kl_from_uniform'], result['mean_confidence'], *result['class_shares']]
     assert all(math.isfinite(value) for value in numbers)
+    json.dumps(result)
+
+
+def test_evaluate_writes_the_new_scores_into_eval_json(tmp_path, mnist_test, capsys):
+    from bearer_gan.cli.main import main
+    save_tutorial_run(tmp_path, {'dataset': 'mnist', 'data_dir': str(ROOT / 'data')})
+    main(['evaluate', '--run', str(tmp_path), '--n', '300'])
+    scores = json.loads((tmp_path / 'eval.json').read_text())
+    assert json.loads(capsys.readouterr().out) == scores
+    assert REFERENCE_KEYS <= set(scores) and 'reference_features_skipped' not in scores
+    assert all(0 <= scores[key] <= 1 for key in ('precision', 'recall', 'coverage'))
+    assert scores['density'] >= 0 and scores['kid'] > 0 and scores['kid_std'] > 0  # an untrained generator
+    assert 'precision' in evaluate_module.score_summary(scores)
+
+
+def test_without_the_mnist_test_set_the_new_scores_are_none_and_fid_is_unchanged(tmp_path, monkeypatch):
+    save_tutorial_run(tmp_path)
+    monkeypatch.setenv(MNIST_TEST_ENV, str(tmp_path / 'nowhere'))
+    result = evaluate_run(str(tmp_path), n=300)
+    assert all(result[key] is None for key in REFERENCE_KEYS)
+    assert MNIST_TEST_ENV in result['reference_features_skipped']
+    generator = load_generator(str(tmp_path))[0]
+    assert result['fid'] == evaluate_generator(generator, 100, n=300, scorer=scorer_for('mnist'))['fid']
+    assert evaluate_module.score_summary(result).startswith('FID ') and 'precision' not in \
+        evaluate_module.score_summary(result)
     json.dumps(result)
 
 

@@ -120,6 +120,85 @@ def test_the_reference_statistics_are_cached_by_content(tmp_path):
     assert len(list((tmp_path / 'cache').glob('fid_reference_*.npz'))) == 3  # another network: another file
 
 
+# --- precision, recall, density, coverage and KID on the same features -------------------------------------------
+
+REFERENCE_KEYS = ('precision', 'recall', 'density', 'coverage', 'kid', 'kid_std')
+
+
+def test_a_set_against_itself_has_full_precision_recall_and_coverage():
+    images = blobs(200)
+    result = evaluate_images(unit(images), inception_scorer(images, network=stand_in()))
+    assert result['precision'] == result['recall'] == result['coverage'] == 1.0
+    assert result['density'] == pytest.approx(4 / 3, abs=0.05)  # each ball holds its centre and 3 neighbours
+    # Unbiased: one set against itself scores 2 (mean k(x_i, x_j), i != j, minus mean k(x_i, x_i)) / n, just below 0.
+    assert -0.01 < result['kid'] < 0 and 'reference_features_skipped' not in result
+    json.dumps(result)
+
+
+def test_darker_images_keep_precision_but_lose_recall_and_coverage():
+    scorer = inception_scorer(blobs(300), network=stand_in())
+    same_kind = evaluate_images(unit(blobs(300, seed=1)), scorer)
+    darker = evaluate_images(unit(blobs(300, seed=1)) * 0.5 - 0.5, scorer)
+    # Measured 0.85, 0.82, 1.00, 0.90 for another sample and 0.74, 0.00, 0.38, 0.03 for darker images: these
+    # look like the dark part of the real set (precision), but draw none of the rest (recall, coverage).
+    assert same_kind['precision'] > 0.7 and same_kind['recall'] > 0.7 and same_kind['coverage'] > 0.8
+    assert darker['precision'] > 0.5 and darker['recall'] < 0.05 and darker['coverage'] < 0.1
+    assert darker['density'] < same_kind['density'] / 2
+    assert abs(same_kind['kid']) < 0.01 < 0.1 < darker['kid']  # measured -0.00004 and 0.31
+
+
+def test_the_reference_features_are_computed_once_and_cached_by_content(tmp_path):
+    images, network = blobs(60), stand_in()
+    scorer = inception_scorer(images, cache_dir=str(tmp_path), network=network)
+    before = len(network.extractor.inputs)  # the statistics' pass
+    first = evaluate_images(unit(blobs(20, seed=1)), scorer)
+    after_first = len(network.extractor.inputs)
+    assert after_first > before + 1  # the reference features' pass, then the samples'
+    assert len(list(tmp_path.glob('fid_features_*.npy'))) == 1
+    assert evaluate_images(unit(blobs(20, seed=1)), scorer) == first
+    assert len(network.extractor.inputs) == after_first + 1  # in memory: only the samples this time
+    again = inception_scorer(images.clone(), cache_dir=str(tmp_path), network=network)
+    assert evaluate_images(unit(blobs(20, seed=1)), again) == first
+    assert len(network.extractor.inputs) == after_first + 2  # both read from the files: only the samples
+
+
+def test_without_real_features_the_new_scores_are_none_with_the_reason():
+    def not_there():
+        raise FileNotFoundError('no test set in /nowhere\nsecond line')
+
+    scorer = inception_scorer(blobs(40), network=stand_in())
+    scorer.real_features = not_there
+    result = evaluate_images(unit(blobs(40, seed=1)), scorer)
+    assert result['fid'] > 0 and all(result[key] is None for key in REFERENCE_KEYS)
+    assert result['reference_features_skipped'] == 'no test set in /nowhere'
+    json.dumps(result)
+
+
+def test_too_few_samples_for_the_balls_give_none_with_the_reason():
+    result = evaluate_images(unit(blobs(3, seed=1)), inception_scorer(blobs(40), network=stand_in()))
+    assert result['fid'] is not None and all(result[key] is None for key in REFERENCE_KEYS)
+    assert 'k + 1 = 4' in result['reference_features_skipped']
+
+
+def test_a_skipped_scorer_reports_the_new_scores_as_skipped_too():
+    result = skipped_score(Scorer('inception', skipped='no extra'))
+    assert all(result[key] is None for key in REFERENCE_KEYS) and result['reference_features_skipped'] == 'no extra'
+
+
+def test_a_folder_run_reports_the_new_scores(tmp_path, monkeypatch):
+    from bearer_gan.evaluation import evaluate, scorers
+    monkeypatch.setattr(scorers, 'load_inception', lambda device: stand_in())
+    generator = nn.Sequential(nn.Linear(16, 3 * 32 * 32), nn.Tanh(), nn.Unflatten(1, (3, 32, 32)))
+    spec = {'model': 'linear', 'latent_dim': 16, 'image_shape': [3, 32, 32], 'num_classes': None}
+    monkeypatch.setattr(evaluate, 'load_generator', lambda run_dir, device: (generator, spec))
+    (tmp_path / 'config.json').write_text(json.dumps({'dataset': str(tmp_path / 'images'),
+                                                      'data_dir': str(tmp_path / 'data')}))
+    result = evaluate_run(str(tmp_path), n=50, reference_images=lambda config: blobs(80))
+    assert result['scorer'] == 'inception' and 0 <= result['precision'] <= 1 and 0 <= result['coverage'] <= 1
+    assert result['kid'] > 0 and result['kid_std'] >= 0
+    assert len(list((tmp_path / 'data').glob('fid_features_*.npy'))) == 1
+
+
 # --- when Inception cannot be had -----------------------------------------------------------------------------------
 
 def skipped_score(scorer, n=10):

@@ -1,6 +1,8 @@
-"""Evaluation that follows the data: FID, class coverage and conditional accuracy for any image data set.
+"""Evaluation that follows the data: FID, precision and recall, KID, class coverage and conditional accuracy.
 
 * :mod:`~bearer_gan.evaluation.fid`: the Fréchet distance and feature statistics.
+* :mod:`~bearer_gan.evaluation.manifold`: precision, recall, density and coverage from k-NN balls.
+* :mod:`~bearer_gan.evaluation.kid`: the Kernel Inception Distance (unbiased MMD, cubic kernel).
 * :mod:`~bearer_gan.evaluation.classifiers`: the shipped MNIST and Fashion-MNIST classifiers.
 * :mod:`~bearer_gan.evaluation.inception`: Inception-v3 features (the optional ``inception`` extra).
 * :mod:`~bearer_gan.evaluation.references`: training-set statistics, computed once and cached.
@@ -18,6 +20,8 @@ from .evaluate import (class_coverage, default_reference_images, evaluate_genera
                        fid, read_run_config, score_summary)
 from .fid import FidUnavailable, feature_statistics, frechet_distance
 from .inception import load_inception
+from .kid import kernel_distance, mmd2_unbiased, polynomial_kernel
+from .manifold import MANIFOLD_K, density_coverage, knn_radii, manifold_metrics, precision_recall
 from .scorers import Scorer, scorer_for
 from .testsets import MNIST_TEST_ENV, load_fashion_mnist, load_mnist_test
 
@@ -30,6 +34,8 @@ __all__ = [
     'read_run_config',
     'FidUnavailable', 'feature_statistics', 'frechet_distance',
     'load_inception',
+    'kernel_distance', 'mmd2_unbiased', 'polynomial_kernel',
+    'MANIFOLD_K', 'density_coverage', 'knn_radii', 'manifold_metrics', 'precision_recall',
     'Scorer', 'scorer_for',
     'MNIST_TEST_ENV', 'load_fashion_mnist', 'load_mnist_test',
 ]

@@ -6,7 +6,10 @@ are. These functions sample a generator and score the samples with the data set'
 
 * **FID**: the Fréchet distance between Gaussians fitted to the feature network's features of
   the samples and of the real images. Lower is better; it drops with both quality and diversity.
-* **Coverage** (data sets with a classifier): the share of samples the classifier puts in each
+* **Precision, recall, density, coverage and KID**, on the same features: fidelity and diversity
+  apart (:mod:`~bearer_gan.evaluation.manifold`), and a distance unbiased at small ``n``
+  (:mod:`~bearer_gan.evaluation.kid`).
+* **Class coverage** (data sets with a classifier): the share of samples the classifier puts in each
   class. Mode collapse shows as missing classes and a large KL divergence from uniform.
 * **Conditional accuracy** (class-conditional generators ``G(z, k)``, data sets with a
   classifier): the share of ``G(z, k)`` that the classifier assigns to ``k``.
@@ -164,7 +167,9 @@ def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 
       key or the file is missing (older runs).
     * For data sets without a shipped classifier, ``data_dir`` is where the reference statistics
       are cached, and ``reference_images(config)`` loads the training images on a first
-      evaluation (:func:`default_reference_images` when None).
+      evaluation (:func:`default_reference_images` when None). For MNIST, ``data_dir`` is where
+      the test set, whose features precision, recall and KID compare with, is looked for when
+      ``$BEARER_GAN_MNIST_TEST`` is not set.
     * A class-conditional generator (its model spec has ``num_classes``) is scored on balanced
       labels, with its conditional accuracy where the data set has a classifier.
 
@@ -188,12 +193,14 @@ def evaluate_run(run_dir: str, n: int = 10000, device: str = 'cpu', seed: int = 
 
 
 def score_summary(scores: dict) -> str:
-    """One line for ``eval.json``'s scores: FID (or why it was skipped), class coverage and conditional accuracy
-    where the data set's scorer has classes."""
+    """One line for ``eval.json``'s scores: FID (or why it was skipped), precision and recall where measured, class
+    coverage and conditional accuracy where the data set's scorer has classes."""
     if scores.get('fid') is None:
         parts = [f"FID skipped: {scores.get('fid_skipped', 'no scorer')}"]
     else:
         parts = [f"FID {scores['fid']:.1f} ({scores.get('scorer', 'mnist')} scorer, {scores['n']} samples)"]
+    if scores.get('precision') is not None and scores.get('recall') is not None:
+        parts.append(f"precision {scores['precision']:.2f}, recall {scores['recall']:.2f}")
     if 'class_shares' in scores:
         shares = scores['class_shares']
         parts.append(f"{scores['classes_covered']}/{len(shares)} classes covered, smallest share {min(shares):.1%}")

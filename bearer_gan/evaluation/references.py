@@ -1,4 +1,4 @@
-"""Reference statistics of a training set, computed once and cached.
+"""Reference statistics and features of a training set, computed once and cached.
 
 FID compares generated images with real ones. For MNIST and Fashion-MNIST the real side is the
 official test set, whose statistics ship with the classifiers. For any other data set (CIFAR-10,
@@ -7,7 +7,12 @@ thousands of images takes minutes on a GPU and much longer on a CPU. So the stat
 written to a cache folder the caller names (the run's data dir) and reused whenever the same
 images meet the same feature network again.
 
-The cache file is keyed by a SHA-256 of the images (their bytes, shape and dtype) and of the
+Precision, recall, density, coverage and KID need the features themselves, not their mean and
+covariance: :func:`cached_features` keeps those of a seeded sample of at most
+:data:`REFERENCE_FEATURES` images the same way (a 10,000 x 2,048 float32 file, 80 MB, for
+Inception).
+
+The cache files are keyed by a SHA-256 of the images (their bytes, shape and dtype) and of the
 feature network (its class, its ``repr`` and every tensor of its ``state_dict``): a changed
 image, another ``--image-size`` or another network gives another file, never a stale hit.
 """
@@ -20,9 +25,13 @@ import torch
 from torch import nn
 
 from ..files import atomic_path
-from .fid import feature_statistics
+from .fid import extract_features, feature_statistics
 
-__all__ = ['images_key', 'network_key', 'cache_path', 'cached_statistics']
+__all__ = ['REFERENCE_FEATURES', 'images_key', 'network_key', 'cache_path', 'cached_statistics', 'reference_sample',
+           'cached_features']
+
+#: Most real images whose features the nearest-neighbour metrics and KID compare with.
+REFERENCE_FEATURES = 10000
 
 
 def images_key(images: torch.Tensor) -> str:
@@ -41,10 +50,11 @@ def network_key(network: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_path(cache_dir: str, images: torch.Tensor, network: nn.Module) -> str:
-    """``cache_dir/fid_reference_<key>.npz``, the key from both hashes."""
+def cache_path(cache_dir: str, images: torch.Tensor, network: nn.Module, kind: str = 'reference',
+               suffix: str = '.npz') -> str:
+    """``cache_dir/fid_<kind>_<key><suffix>``, the key from both hashes."""
     key = hashlib.sha256(f'{images_key(images)} {network_key(network)}'.encode()).hexdigest()[:24]
-    return os.path.join(cache_dir, f'fid_reference_{key}.npz')
+    return os.path.join(cache_dir, f'fid_{kind}_{key}{suffix}')
 
 
 def cached_statistics(images: torch.Tensor, network: nn.Module, cache_dir: Optional[str] = None,
@@ -69,3 +79,31 @@ def cached_statistics(images: torch.Tensor, network: nn.Module, cache_dir: Optio
         with atomic_path(path) as temporary:
             np.savez(temporary, mu=mu, sigma=sigma, n=len(images))
     return mu, sigma
+
+
+def reference_sample(images: torch.Tensor, n: int = REFERENCE_FEATURES, seed: int = 0) -> torch.Tensor:
+    """``images`` ``(N, ...)`` when ``N <= n``, else a seeded sample of ``n`` of them, kept in data set order."""
+    if len(images) <= n:
+        return images
+    rows = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+    return images[rows.sort().values]
+
+
+def cached_features(images: torch.Tensor, network: nn.Module, cache_dir: Optional[str] = None,
+                    batch_size: int = 500, device: Optional[torch.device] = None) -> torch.Tensor:
+    """Features float32 ``(N, D)`` of ``images`` (e.g. a :func:`reference_sample`), from the cache when it has them.
+
+    Args:
+        images: ``uint8`` ``(N, C, H, W)`` in ``[0, 255]`` or float in ``[-1, 1]``.
+        network, batch_size, device: see :func:`cached_statistics`.
+        cache_dir: folder for ``fid_features_<key>.npy``, created if missing; nothing is cached when None.
+    """
+    path = cache_path(cache_dir, images, network, 'features', '.npy') if cache_dir is not None else None
+    if path and os.path.isfile(path):
+        return torch.from_numpy(np.load(path))
+    features = extract_features(images, network, batch_size, device)
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        with atomic_path(path) as temporary:
+            np.save(temporary, features.numpy())
+    return features
