@@ -30,13 +30,15 @@ from .sampling import (class_rows, eval_mode, generate, generate_from, grid_arra
                        walk_frames)
 from .latent import latent_walk, slerp, truncated_normal
 from .trial import default_device, gan_adam, gan_trial, run_gan
+from .report import (REPORT, ReportPage, compare_runs, write_report)
 from .report import (EXPORT_FORMATS, ExportCheckError, ExportError, export_generator, export_run,
                      read_export_metadata)
 from .config import DATASET_RECIPES, ConfigError, RunConfig
 from .flags import Invocation, parse_run_flags
 from .run_folder import choose_run
 from . import recipe
-from .recipe import USER_ERRORS, PreparedRun, build_trial, make_batches, make_callbacks, make_models, make_spec, prepare_run, train
+from .recipe import (USER_ERRORS, PreparedRun, build_trial, make_batches, make_callbacks, make_evaluator, make_models,
+                     make_spec, prepare_run, train)
 
 __version__ = '0.1.0'
 
@@ -69,5 +71,5 @@ __all__ = [
     'recipe', 'USER_ERRORS', 'PreparedRun', 'build_trial', 'make_batches', 'make_callbacks', 'make_models', 'make_spec', 'prepare_run',
     'train',
     'EXPORT_FORMATS', 'ExportCheckError', 'ExportError', 'export_generator', 'export_run',
-    'read_export_metadata',
+    'read_export_metadata', 'REPORT', 'ReportPage', 'write_report', 'compare_runs', 'make_evaluator',
 ]

@@ -29,7 +29,7 @@ __all__ = ['RunConfig', 'ConfigError', 'Kind', 'KINDS', 'DATASET_RECIPES', 'CONF
            'BCE_REAL_LABEL', 'flag_fields', 'upgrade_config', 'same_run', 'run_difference']
 
 #: The format of the ``config.json`` this version writes; one without a ``config_format`` entry is format 1.
-CONFIG_FORMAT = 3
+CONFIG_FORMAT = 4
 
 #: ``{key: (format, value)}``: a ``config.json`` older than ``format`` may lack ``key``, and such a run
 #: trained with ``value``. Add a row for every new field (``format`` = the one that first always has it).
@@ -52,6 +52,8 @@ ADDED_KEYS: Dict[str, Tuple[int, Any]] = {
     'conditional': (2, False),
     'spectral_norm': (2, False),
     'no_sync_bn': (3, False),     # --no-sync-bn: runs before it used SyncBatchNorm under torchrun on GPUs
+    'eval_interval': (4, None),   # --eval-interval: runs before it were not scored while training
+    'max_images': (4, None),      # --max-images: runs before it trained on the whole data set
 }
 
 #: The one-sided label smoothing a ``bce`` run uses when ``real_label`` is not given.
@@ -143,11 +145,17 @@ class RunConfig:
         'steps between checkpoints (also written at the end and on Ctrl-C)', 'positive_int'))
     log_interval: int = field(default=100, metadata=_flag(
         'steps between progress lines in a log (not on a terminal) and TensorBoard scalars', 'positive_int'))
+    eval_interval: Optional[int] = field(default=None, metadata=_flag(
+        'score the generator every N steps (FID on 2,000 samples) into eval_history.csv and fid.png, and keep '
+        'generator.best.pt at the best FID (default: not scored while training)', 'positive_int', optional=True))
     tensorboard: bool = field(default=False, metadata=_flag(
         "write TensorBoard logs into OUT/tensorboard (pip install 'bearer_gan[tensorboard]')", 'switch'))
     dataset: str = field(default='mnist', metadata=_flag(
         "a data set by name, or a folder of images (one sub-folder per class, or flat); 'mnist' falls back to "
         "'mnist-5k' offline", 'dataset'))
+    max_images: Optional[int] = field(default=None, metadata=_flag(
+        'train on N images of the data set, drawn at random with --seed (a data-efficiency experiment; '
+        'default: all of them)', 'positive_int', optional=True))
     data_dir: str = field(default='./data', metadata=_flag('where data sets are downloaded and folders of images '
                                                            'cached'))
     image_size: Optional[int] = field(default=None, metadata=_flag(

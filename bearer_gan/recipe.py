@@ -9,6 +9,7 @@ A run is built in this order: :func:`prepare_run` (the data, checked against the
 run folder), :func:`make_batches`, :func:`make_spec` and :func:`make_models` (the networks and
 their Adam optimizers), :func:`make_callbacks`, :func:`build_trial`, and :func:`train` runs it.
 """
+import functools
 import os
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
@@ -22,14 +23,19 @@ from .callbacks.display import display_callbacks, progress_verbosity
 from .callbacks.tensorboard import TENSORBOARD_MISSING, TensorBoardLogger, tensorboard_available
 from .checkpoint import CheckpointError, GANCheckpoint, load_checkpoint, restore_checkpoint
 from .config import ConfigError, RunConfig
-from .data import DatasetError, ImageData, data_fingerprint, dataset_batches, fingerprint_difference, load_dataset, memory_budget
+from .evaluation import FidEvaluator, scorer_for
+from .evaluation.evaluate import default_reference_images
+from .data import (DatasetError, ImageData, data_fingerprint, dataset_batches, fingerprint_difference, image_subset,
+                   load_dataset, memory_budget)
 from .losses import LOSSES, loss_penalties
 from .metrics import reported_quantities
 from .models import build_from_spec, model_spec
+from .report.page import ReportPage
 from .run_folder import prepare_out_dir, writable_dir, write_config
 from .trial import gan_adam, gan_trial, run_gan
 
-__all__ = ['USER_ERRORS', 'make_data', 'make_batches', 'make_spec', 'make_models', 'penalties_of', 'make_callbacks',
+__all__ = ['USER_ERRORS', 'make_data', 'make_batches', 'make_spec', 'make_models', 'penalties_of', 'make_evaluator',
+           'make_callbacks',
            'report_discriminator', 'build_trial', 'train', 'record_data', 'PreparedRun', 'prepare_run']
 
 #: The errors a user can fix (a flag, the data, the run folder, a checkpoint, a setting torchrun cannot run):
@@ -39,10 +45,12 @@ USER_ERRORS = (ConfigError, DatasetError, CheckpointError, distributed.Unsupport
 
 def make_data(config: RunConfig) -> ImageData:
     """The data set of the run, decoded once into a ``uint8`` tensor ``(N, C, H, W)`` on the CPU
-    (a folder too large for ``data_memory`` is decoded on demand instead)."""
+    (a folder too large for ``data_memory`` is decoded on demand instead); ``max_images`` of them, drawn
+    with the run's seed, when it is set."""
     budget = memory_budget(config.data_memory, config.device)  # bytes the decoded images may take
-    return load_dataset(config.dataset, config.data_dir, image_size=config.image_size, channels=config.channels,
+    data = load_dataset(config.dataset, config.data_dir, image_size=config.image_size, channels=config.channels,
                         memory_limit=budget, num_workers=config.data_workers)
+    return data if config.max_images is None else image_subset(data, config.max_images, config.seed)
 
 
 def make_batches(data: ImageData, config: RunConfig, start_step: int = 0):
@@ -90,6 +98,19 @@ def report_discriminator(state):
         print(f'last step: D(x) = {state[keys.D_REAL].item():.3f}, D(G(z)) = {state[keys.D_FAKE].item():.3f}')
 
 
+def make_evaluator(config: RunConfig, spec: dict) -> List[FidEvaluator]:
+    """``--eval-interval``: a :class:`~bearer_gan.evaluation.FidEvaluator` scoring the run's generator on its data
+    set (Inception features against the training images where no classifier is shipped), writing
+    ``eval_history.csv``, ``fid.png`` and ``generator.best.pt`` into the run folder; nothing when not asked for."""
+    if config.eval_interval is None:
+        return []
+    recorded = config.to_dict()
+    scorer = functools.partial(scorer_for, config.dataset, cache_dir=config.data_dir,
+                               reference_images=functools.partial(default_reference_images, recorded))
+    return [FidEvaluator(config.eval_interval, seed=config.seed, scorer=scorer, num_classes=spec['num_classes'],
+                         out_dir=config.out, spec=spec)]
+
+
 def make_callbacks(config: RunConfig, spec: dict, *, quiet: bool = False,
                    preview: bool = False) -> List[torchbearer.callbacks.Callback]:
     """What the run shows and keeps. Order matters: the GIF is made after the sampler's last frame,
@@ -113,9 +134,11 @@ def make_callbacks(config: RunConfig, spec: dict, *, quiet: bool = False,
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
                     quantities=reported_quantities(loss, penalties_of(config)), probabilities=loss.probabilities),
         SaveModels(out, spec),
+        *make_evaluator(config, spec),
         *logs,
         *display_callbacks(config.log_interval, sampler, quiet=quiet, preview=preview),  # log lines, a preview
         *([] if quiet else [report_discriminator]),
+        ReportPage(out, config.checkpoint_interval),  # report.html, from the files written above
         checkpoint,
     ]
 

@@ -23,7 +23,8 @@ __all__ = ['RUN_OUTPUTS', 'writable_dir', 'recorded_config', 'check_out_dir', 'p
 
 #: Everything a training run writes into its ``--out`` folder.
 RUN_OUTPUTS = ('samples', 'real.png', 'progress.gif', 'losses.png', 'history.csv', 'generator.pt',
-               'discriminator.pt', 'config.json', 'eval.json', 'checkpoint.pt', 'checkpoint.prev.pt', 'tensorboard')
+               'discriminator.pt', 'config.json', 'eval.json', 'checkpoint.pt', 'checkpoint.prev.pt', 'tensorboard',
+               'eval_history.csv', 'fid.png', 'generator.best.pt', 'report.html')
 
 
 def writable_dir(path: str) -> str:

@@ -8,6 +8,7 @@ truncation) comes from :mod:`bearer_gan.latent`. :func:`walk_frames` draws the f
 latent walks that ``bearer-gan sample --interpolate`` animates.
 """
 import contextlib
+import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -101,9 +102,10 @@ def class_rows(num_classes: int, per_row: int) -> torch.Tensor:
     return torch.arange(num_classes).repeat_interleave(per_row)
 
 
-def save_grid(images: torch.Tensor, path: str, nrow: int = 8):
-    """Save images in ``[-1, 1]`` as one :func:`~torchvision.utils.make_grid` PNG."""
-    save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0)
+def save_grid(images: torch.Tensor, path, nrow: int = 8):
+    """Save images in ``[-1, 1]`` as one :func:`~torchvision.utils.make_grid` PNG, to a path or a binary file."""
+    save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0,
+               format=None if isinstance(path, (str, os.PathLike)) else 'png')
 
 
 def grid_array(images: torch.Tensor, nrow: int = 8, scale: int = 1, multiple: int = 1) -> np.ndarray:

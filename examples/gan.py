@@ -73,9 +73,11 @@ def callbacks(config, spec, quiet=False, preview=False):
         RealImageGrid(os.path.join(out, 'real.png')),
         history,                                              # history.csv and losses.png
         SaveModels(out, spec),                                # generator.pt (the average) and discriminator.pt
+        *bearer_gan.make_evaluator(config, spec),             # --eval-interval: FID while training, the best G
         *logs,
         *display_callbacks(config.log_interval, sampler, quiet=quiet, preview=preview),
         *([] if quiet else [report_discriminator]),
+        bearer_gan.ReportPage(out, config.checkpoint_interval),  # report.html, from the files written above
         checkpoint,                                           # checkpoint.pt, to resume from
     ]
 # docs: end callbacks
@@ -118,6 +120,7 @@ def main(argv=None):
     if invocation.evaluate and distributed.is_main_process():
         scores = bearer_gan.evaluate_run(config.out, device=config.device)   # FID and class coverage
         bearer_gan.write_json(os.path.join(config.out, 'eval.json'), scores)
+        bearer_gan.write_report(config.out)                            # the page again, with the scores
         print(f"FID {scores.get('fid')}; outputs in {config.out}")
     # docs: end evaluate
 

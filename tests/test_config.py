@@ -361,7 +361,8 @@ def test_from_dict_upgrades_a_format_1_config_with_the_values_runs_had_then():
                        compile=True, log_interval=5, tensorboard=True, image_size=32, channels=3, data_memory=1.0,
                        data_workers=2, loss='hinge', real_label=None, lr_g=5e-4, lr_d=4e-4, beta2=0.9,
                        lr_schedule='cosine', r1_gamma=1.0, r1_interval=2, conditional=True, spectral_norm=True,
-                       no_sync_bn=True, train_generator_only=True)  # (so that --compile may take R1)
+                       no_sync_bn=True, train_generator_only=True,  # (so that --compile may take R1)
+                       eval_interval=5, max_images=1000)
     then = {key: value for key, (_, value) in ADDED_KEYS.items()}
     assert all(getattr(config, key) != value for key, value in then.items() if key != 'gp_weight')
     recorded = format_1(config)
@@ -378,6 +379,13 @@ def test_from_dict_upgrades_a_format_1_config_with_the_values_runs_had_then():
     assert RunConfig.from_dict(two) == config.replace(no_sync_bn=False)
     with pytest.raises(ConfigError, match='it lacks no_sync_bn'):
         RunConfig.from_dict(dict(two, config_format=3))
+    # format 4 added --eval-interval and --max-images
+    three = dict(config.to_dict(), config_format=3)
+    three.pop('eval_interval')
+    three.pop('max_images')
+    assert RunConfig.from_dict(three) == config.replace(eval_interval=None, max_images=None)
+    with pytest.raises(ConfigError, match='it lacks (eval_interval|max_images)'):
+        RunConfig.from_dict(dict(three, config_format=4))
 
 
 @pytest.mark.parametrize('change, message', [

@@ -204,3 +204,32 @@ def test_uint8_batches_equal_the_float_batches_and_unlabelled_sets_have_label_mi
         assert byte_batch.min() >= -1 and byte_batch.max() <= 1
     _, unlabelled = next(iter(bearer_gan.image_batches(images, None, 4)))
     assert unlabelled.tolist() == [-1] * 4
+
+
+# --- --max-images: a seeded subset ------------------------------------------------------------------------------------
+
+def test_image_subset_is_seeded_and_keeps_labels_with_their_images():
+    from bearer_gan.data import ImageData, image_subset
+    images = torch.arange(40, dtype=torch.uint8).view(40, 1, 1, 1).expand(40, 1, 2, 2).contiguous()
+    data = ImageData(images, torch.arange(40) % 4, ('a', 'b', 'c', 'd'), 'tiny', source='folder digest')
+    subset = image_subset(data, 10, seed=3)
+    assert len(subset) == 10 and subset.classes == data.classes and subset.name == 'tiny'
+    picked = subset.images[:, 0, 0, 0].long()
+    assert picked.tolist() == sorted(set(picked.tolist()))  # no repeats, in data set order
+    assert torch.equal(subset.labels, picked % 4)  # each label stays with its image
+    assert torch.equal(image_subset(data, 10, seed=3).images, subset.images)
+    assert not torch.equal(image_subset(data, 10, seed=4).images, subset.images)
+    assert subset.source != data.source and '10 of them, seed 3' in subset.source
+    with pytest.raises(bearer_gan.DatasetError, match='--max-images 41 is more than the 40 images'):
+        image_subset(data, 41)
+
+
+def test_max_images_trains_on_the_subset_and_records_it(tmp_path):
+    from bearer_gan.cli.train import main as train_main
+    out = tmp_path / 'run'
+    train_main(['--dataset', 'mnist-5k', '--max-images', '300', '--steps', '4', '--batch-size', '16', '--device', 'cpu',
+                '--no-eval', '--quiet', '--out', str(out)])
+    config = bearer_gan.RunConfig.from_dict(__import__('json').loads((out / 'config.json').read_text()))
+    assert config.max_images == 300 and config.data['images'] == 300
+    whole = bearer_gan.data_fingerprint(bearer_gan.load_dataset('mnist-5k'))
+    assert config.data['sha256'] != whole['sha256']

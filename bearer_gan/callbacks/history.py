@@ -20,7 +20,7 @@ from ..files import atomic_path
 from ..metrics import BASE_QUANTITIES
 from .progress import steps_done
 
-__all__ = ['QUANTITIES', 'PANELS', 'LossHistory', 'read_history', 'plot_history']
+__all__ = ['QUANTITIES', 'PANELS', 'LossHistory', 'read_history', 'history_figure', 'plot_history']
 
 #: What :class:`LossHistory` records when not told otherwise: both losses, D(x) and D(G(z))
 #: (:func:`~bearer_gan.metrics.reported_quantities` gives those of a loss and its penalties).
@@ -156,10 +156,11 @@ def read_history(path: str):
     return header, rows
 
 
-def plot_history(rows: List[List[float]], path: str, window: int = 50,
-                 columns: Sequence[str] = ('step',) + tuple(str(key) for key in QUANTITIES),
-                 probabilities: bool = True) -> dict:
-    """Plot losses, discriminator outputs and penalties per step, raw (faint) and as a ``window``-step moving average.
+def history_figure(rows: List[List[float]], window: int = 50,
+                   columns: Sequence[str] = ('step',) + tuple(str(key) for key in QUANTITIES),
+                   probabilities: bool = True):
+    """A matplotlib figure of losses, discriminator outputs and penalties per step, raw (faint) and as a
+    ``window``-step moving average: what ``losses.png`` shows, and what a run's ``report.html`` shows.
 
     Args:
         rows: ``[step, value, ...]`` per step, in the order of ``columns``.
@@ -168,7 +169,8 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50,
         probabilities: clamp the discriminator-output axis to ``[0, 1]`` (only where they are probabilities).
 
     Returns:
-        ``{panel title: (bottom, top)}``, the y-range each panel was drawn with.
+        ``(figure, {panel title: (bottom, top)})``: the figure (close it with ``plt.close``) and the
+        y-range each panel was drawn with.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -197,7 +199,16 @@ def plot_history(rows: List[List[float]], path: str, window: int = 50,
             else:
                 axis.set_title('discriminator output: mean raw D(x), D(G(z))')
     figure.tight_layout()
-    ranges = {axis.get_title(): axis.get_ylim() for axis in axes[0]}
+    return figure, {axis.get_title(): axis.get_ylim() for axis in axes[0]}
+
+
+def plot_history(rows: List[List[float]], path: str, window: int = 50,
+                 columns: Sequence[str] = ('step',) + tuple(str(key) for key in QUANTITIES),
+                 probabilities: bool = True) -> dict:
+    """Plot :func:`history_figure` into the PNG ``path``; returns ``{panel title: (bottom, top)}``."""
+    figure, ranges = history_figure(rows, window, columns, probabilities)  # selects the Agg backend first
+    import matplotlib.pyplot as plt
+
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format='png', dpi=100)
     plt.close(figure)

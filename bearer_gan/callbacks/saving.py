@@ -10,7 +10,13 @@ from ..files import atomic_path
 from ..models import build_from_spec, read_model_spec
 from ..sampling import sampling_generator
 
-__all__ = ['SaveModels', 'GeneratorFileError', 'load_generator']
+__all__ = ['SaveModels', 'save_network', 'GeneratorFileError', 'load_generator']
+
+
+def save_network(path: str, spec: Mapping[str, Any], network: torch.nn.Module) -> None:
+    """Write ``network`` with its pair's model ``spec`` to ``path`` atomically, as :func:`load_generator` reads it."""
+    with atomic_path(path) as temporary:
+        torch.save({**spec, 'state_dict': network.state_dict()}, temporary)
 
 
 class SaveModels(Callback):
@@ -42,16 +48,17 @@ class SaveModels(Callback):
         spec = dict(self.spec, latent_dim=state[keys.LATENT_DIM])
         for filename, network in (('generator.pt', sampling_generator(state)),
                                   ('discriminator.pt', state[keys.DISCRIMINATOR])):
-            with atomic_path(os.path.join(self.out_dir, filename)) as temporary:
-                torch.save({**spec, 'state_dict': network.state_dict()}, temporary)
+            save_network(os.path.join(self.out_dir, filename), spec, network)
 
 
 class GeneratorFileError(ValueError):
     """A ``generator.pt`` that is truncated, corrupt or not a bearer_gan generator (the message names it)."""
 
 
-def load_generator(run_dir: str, device: str = 'cpu') -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """Rebuild the generator that :class:`SaveModels` wrote into ``run_dir``, in eval mode, on ``device``.
+def load_generator(run_dir: str, device: str = 'cpu',
+                   filename: str = 'generator.pt') -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """Rebuild the generator that :class:`SaveModels` wrote into ``run_dir``, in eval mode, on ``device``
+    (``filename='generator.best.pt'``: the one ``--eval-interval`` kept at the best FID).
 
     Returns:
         ``(generator, spec)``: the network and its model spec (``spec['latent_dim']``,
@@ -63,9 +70,9 @@ def load_generator(run_dir: str, device: str = 'cpu') -> Tuple[torch.nn.Module, 
         GeneratorFileError: (a :class:`ValueError`) when the file is truncated, corrupt or not a
             bearer_gan generator (the message names it). Other errors are bugs and propagate.
     """
-    path = os.path.join(run_dir, 'generator.pt')
+    path = os.path.join(run_dir, filename)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{run_dir!r} holds no generator.pt; train one with bearer-gan train --out {run_dir}')
+        raise FileNotFoundError(f'{run_dir!r} holds no {filename}; train one with bearer-gan train --out {run_dir}')
     try:
         saved = torch.load(path, map_location=device, weights_only=True)  # a dict of str, int, lists and tensors
     except Exception as error:  # truncated or garbage: whatever torch.load raises says only that

@@ -1,14 +1,15 @@
 """``bearer-gan`` (and ``python -m bearer_gan``): train a GAN, draw samples from a run, score a run.
 
 ``bearer-gan train [flags]`` is the trainer (:mod:`bearer_gan.cli.train`); ``sample`` and
-``evaluate`` read a finished run (:mod:`bearer_gan.cli.sample`, :mod:`bearer_gan.cli.tools`).
+``evaluate`` read a finished run (:mod:`bearer_gan.cli.sample`, :mod:`bearer_gan.cli.tools`); ``report``
+writes run pages and comparisons (:mod:`bearer_gan.cli.report`).
 ``bearer-gan COMMAND --help`` lists each command's flags.
 """
 import sys
 from typing import List, Optional
 
 from .. import flags as parsing
-from . import export, sample, tools, train
+from . import export, report, sample, tools, train
 
 __all__ = ['PROG', 'build_parser', 'main']
 
@@ -18,7 +19,7 @@ PROG = 'bearer-gan'
 def build_parser() -> parsing.ArgumentParser:
     """The whole command line, every subcommand with its flags (also what the CLI reference is made from)."""
     parser = parsing.ArgumentParser(prog=PROG, description='A callback-driven GAN trainer built on torchbearer.')
-    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate,export}')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sample,evaluate,export,report}')
     parser.commands = {  # each subcommand's own parser, for its one-line errors
         'train': parsing.add_train_flags(commands.add_parser(
             'train', help='train a GAN', description='Train a GAN with bearer_gan.')),
@@ -28,6 +29,8 @@ def build_parser() -> parsing.ArgumentParser:
             'evaluate', help="score a trained run's generator: FID and class coverage")),
         'export': export.add_export_arguments(commands.add_parser(
             'export', help="write a trained run's generator as a TorchScript or ONNX file")),
+        'report': report.add_report_arguments(commands.add_parser(
+            'report', help="rewrite runs' report.html pages, or compare runs on one page (--out)")),
     }
     return parser
 
@@ -38,7 +41,8 @@ def main(argv: Optional[List[str]] = None):
         return train.main(argv[1:], prog=f'{PROG} train')
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {'sample': sample.sample, 'evaluate': tools.evaluate, 'export': export.export}[args.command]
+    command = {'sample': sample.sample, 'evaluate': tools.evaluate, 'export': export.export,
+               'report': report.report}[args.command]
     subparser = parser.commands[args.command]
     try:
         command(args, subparser)

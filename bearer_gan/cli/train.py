@@ -20,6 +20,7 @@ from ..callbacks.tensorboard import write_scores
 from ..config import RunConfig
 from ..evaluation import evaluate_run, score_summary
 from ..files import write_json
+from ..report.page import write_report
 from ..flags import parse_run_flags
 from ..recipe import USER_ERRORS, make_batches, prepare_run, train
 from ..run_folder import choose_run
@@ -124,13 +125,16 @@ def report(config: RunConfig, history, seconds: float, evaluate: bool = True, qu
         print(score_summary(scores))
         if config.tensorboard:
             write_scores(os.path.join(out, 'tensorboard'), scores, step)
+        write_report(out)  # the page again, with the scores
     if quiet:
         return
     for name, what in (('samples', 'sample grids'), ('progress.gif', 'training GIF'), ('real.png', 'real images'),
                        ('losses.png', 'loss plot'), ('history.csv', 'per-step history'),
                        ('generator.pt', 'generator'), ('discriminator.pt', 'discriminator'),
-                       ('eval.json', 'scores'), ('checkpoint.pt', 'checkpoint'), ('tensorboard', 'TensorBoard logs')):
-        if name != 'tensorboard' or config.tensorboard:
+                       ('eval.json', 'scores'), ('eval_history.csv', 'scores in training'),
+                       ('generator.best.pt', 'best generator'), ('report.html', 'report page'),
+                       ('checkpoint.pt', 'checkpoint'), ('tensorboard', 'TensorBoard logs')):
+        if os.path.exists(os.path.join(out, name)):
             print(f'{what:>17}: {os.path.join(out, name)}')
 
 

@@ -11,7 +11,7 @@
 * :mod:`~bearer_gan.data.fingerprint`: what a run trained on: the set, its size and a content hash.
 """
 from .batches import ShuffledBatchSampler, UnitRangeImages, image_batches, to_unit_range
-from .base import DatasetError, ImageData, fit_images
+from .base import DatasetError, ImageData, fit_images, image_subset
 from .datasets import DATASETS, load_mnist, read_idx
 from .fingerprint import data_fingerprint, fingerprint_difference
 from .folders import load_folder
@@ -20,7 +20,7 @@ from .load import load_dataset
 from .streaming import (DeviceBatches, LabelledImages, dataset_batches, decode_workers, memory_budget,
                         stream_workers, streamed_batches)
 
-__all__ = ['DATASETS', 'DatasetError', 'ImageData', 'fit_images', 'load_dataset', 'load_mnist', 'read_idx',
+__all__ = ['DATASETS', 'DatasetError', 'ImageData', 'fit_images', 'image_subset', 'load_dataset', 'load_mnist', 'read_idx',
            'ShuffledBatchSampler', 'UnitRangeImages', 'image_batches', 'to_unit_range',
            'data_fingerprint', 'fingerprint_difference',
            'IMAGE_EXTENSIONS', 'FolderImages', 'FolderListing', 'decode_image', 'list_folder', 'load_folder',

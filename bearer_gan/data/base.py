@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 import torch
 
-__all__ = ['DatasetError', 'ImageData', 'fit_images']
+__all__ = ['DatasetError', 'ImageData', 'fit_images', 'image_subset']
 
 
 class DatasetError(RuntimeError):
@@ -58,6 +58,24 @@ class ImageData:
     def num_classes(self) -> Optional[int]:
         """How many classes the labels index, or None when unlabelled."""
         return None if self.classes is None else len(self.classes)
+
+
+def image_subset(data: ImageData, count: int, seed: int = 0) -> ImageData:
+    """``count`` images of ``data`` (and their labels) drawn at random without replacement, in data set order.
+
+    This is how a data-efficiency experiment is set up (``--max-images``): the same ``count`` and
+    ``seed`` always give the same images. A folder's ``source`` records the subset, so its
+    fingerprint tells the subsets apart.
+
+    Raises:
+        DatasetError: when ``count`` is more than the data set holds.
+    """
+    if count > len(data):
+        raise DatasetError(f'--max-images {count} is more than the {len(data)} images of {data.name!r}')
+    chosen = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count].sort().values
+    labels = None if data.labels is None else data.labels[chosen]
+    source = None if data.source is None else f'{data.source}; {count} of them, seed {seed}'
+    return ImageData(data.images[chosen], labels, data.classes, data.name, source)
 
 
 def fit_images(images: torch.Tensor, image_size: Optional[int] = None, channels: Optional[int] = None) -> torch.Tensor:

@@ -71,7 +71,8 @@ def class_coverage(images: torch.Tensor, scorer: ScorerLike = 'mnist', batch_siz
 @torch.no_grad()
 def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 10000, device: Optional[str] = None,
                        seed: int = 0, batch_size: int = 500, scorer: ScorerLike = 'mnist',
-                       num_classes: Optional[int] = None, truncation: Optional[float] = None) -> Dict[str, object]:
+                       num_classes: Optional[int] = None, truncation: Optional[float] = None,
+                       compare: bool = True) -> Dict[str, object]:
     """Sample ``n`` images from ``generator`` and score them with :func:`evaluate_images`.
 
     The noise comes from its own seeded :class:`torch.Generator`, so repeated evaluations see the
@@ -93,6 +94,8 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
             has a classifier with as many classes, the result gains ``conditional_accuracy``.
         truncation: draw ``z`` truncated at ``|z| <= truncation`` (:func:`~bearer_gan.latent.truncated_normal`);
             None (the default) draws the plain normal.
+        compare: also the k-NN and kernel metrics (precision, recall, density, coverage, KID); see
+            :meth:`~bearer_gan.evaluation.scorers.Scorer.score`.
 
     Raises:
         ValueError: when ``num_classes`` differs from the scorer's classifier's.
@@ -106,7 +109,7 @@ def evaluate_generator(generator: torch.nn.Module, latent_dim: int, n: int = 100
                              f'knows {scorer.num_classes}')
         labels = torch.arange(n) % num_classes
     images = generate(generator, latent_dim, n, seed, batch_size, device, labels=labels, truncation=truncation)
-    return scorer.score(images, labels if scorer.num_classes is not None else None, batch_size)
+    return scorer.score(images, labels if scorer.num_classes is not None else None, batch_size, compare=compare)
 
 
 def read_run_config(run_dir: str) -> Dict[str, object]:

@@ -160,13 +160,16 @@ class Scorer:
 
     @torch.no_grad()
     def score(self, images: torch.Tensor, labels: Optional[torch.Tensor] = None,
-              batch_size: int = 500) -> Dict[str, object]:
+              batch_size: int = 500, compare: bool = True) -> Dict[str, object]:
         """FID and, with a classifier, coverage (and conditional accuracy when ``labels`` are given), in one pass.
 
         Args:
             images: float ``(N, C, H, W)`` in ``[-1, 1]`` (or ``uint8`` in ``[0, 255]``), ``N >= 2``, any device.
             labels: ``(N,)`` the class each image was generated for, or None.
             batch_size: images per forward pass.
+            compare: also compute :meth:`compare_features`'s k-NN and kernel metrics, which cost more
+                than FID (the reference features on a first call, then distances between the sets);
+                False leaves their keys out, as a score during training does.
 
         Returns:
             ``scorer`` (:attr:`name`), ``fid`` (None when :attr:`skipped`, then also
@@ -186,8 +189,8 @@ class Scorer:
         if labels is not None and labels.shape != (len(images),):
             raise ValueError(f'expected one label per image, ({len(images)},), got {tuple(labels.shape)}')
         if self.skipped is not None:
-            return {'scorer': self.name, 'fid': None, 'fid_skipped': self.skipped, 'n': len(images),
-                    **dict.fromkeys(REFERENCE_KEYS), 'reference_features_skipped': self.skipped}
+            skipped = {**dict.fromkeys(REFERENCE_KEYS), 'reference_features_skipped': self.skipped} if compare else {}
+            return {'scorer': self.name, 'fid': None, 'fid_skipped': self.skipped, 'n': len(images), **skipped}
         features, logits = [], []
         for start in range(0, len(images), batch_size):
             batch = self.fit(as_unit_range(images[start:start + batch_size]).to(self.device, torch.float32))
@@ -197,7 +200,7 @@ class Scorer:
                 logits.append(self.head(batch_features).float().cpu())
         features = torch.cat(features)
         result = {'scorer': self.name, 'fid': frechet_distance(*statistics_of(features), *self.reference),
-                  'n': len(images), **self.compare_features(features)}
+                  'n': len(images), **(self.compare_features(features) if compare else {})}
         if self.head is not None:
             logits = torch.cat(logits)
             result.update(coverage_of_logits(logits))

@@ -11,7 +11,8 @@ size), keeps a moving average of the global generator across rounds (the project
   noise), ``progress.gif`` and ``progress_ema.gif`` (those grids across rounds), ``history.csv``
   (one row per round), ``generator.pt`` / ``discriminator.pt`` (the format of the main
   trainer, so ``python -m bearer_gan sample/evaluate --run OUT`` reads them) and
-  ``checkpoint.pt``, from which a stopped federation resumes at the last finished round.
+  ``checkpoint.pt``, from which a stopped federation resumes at the last finished round, and
+  ``report.html`` (:mod:`bearer_gan.report.page`) with ``owners.json`` (each owner's share of the data).
 
 The global networks are the pair the owners' recipe builds (:func:`bearer_gan.recipe.make_spec` on the
 federation's data set: a conditional pair, spectral norm, ... as configured), seeded as a centralized run
@@ -33,11 +34,13 @@ from bearer_gan.callbacks import GeneratorEMA, SaveModels, write_gif
 from bearer_gan.evaluation import evaluate_generator, scorer_for
 from bearer_gan.files import atomic_path, write_json
 from bearer_gan.recipe import make_models, make_spec
+from bearer_gan.report.page import write_report
 from bearer_gan.sampling import class_rows, generate, save_grid
 
 from .aggregate import weighted_average
 from .config import FederatedConfig
 from .rounds import Weights, federation_data, pack_weights, unpack_weights
+from .split import split_indices
 
 __all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer',
            'load_federated_checkpoint', 'read_history']
@@ -155,6 +158,7 @@ class FederatedServer:
         if any(os.path.exists(self.path(name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT)):
             raise FileExistsError(f'{self.config.out!r} already holds a federated run; resume it or choose another folder')
         write_json(self.path('config.json'), self.config.to_dict())
+        self._write_owners()
         if self.ema is not None:
             self.ema.on_start(self.state)
         self._record(0, {}, time.perf_counter())
@@ -227,7 +231,20 @@ class FederatedServer:
         self.rows[-1]['eval_seconds'] = time.perf_counter() - started
         self._write_history()
         self._checkpoint()
+        write_report(self.config.out)
         self.log(self.describe(self.rows[-1]))
+
+    def _write_owners(self) -> None:
+        """``owners.json``: each owner's number of images and images per class, as the split cuts the data set
+        (the same cut every owner makes of its own copy), for ``report.html``."""
+        data = federation_data(self.config.dataset, self.config.data_dir)
+        labels = data.labels if data.labels is not None else torch.zeros(len(data), dtype=torch.int64)
+        shards = split_indices(labels, self.config.owners, self.config.split, self.recipe.seed)
+        classes = int(labels.max()) + 1
+        owners = [{'owner': owner, 'images': len(shard),
+                   'class_counts': torch.bincount(labels[shard], minlength=classes).tolist()}
+                  for owner, shard in enumerate(shards)]
+        write_json(self.path('owners.json'), {'split': self.config.split, 'owners': owners})
 
     def describe(self, row: Mapping[str, float]) -> str:
         """One line about a finished round."""
