@@ -1,6 +1,9 @@
 """Started by tests/test_distributed.py under torchrun (2 CPU processes): the checks that need a trial built
 in code rather than by the command line. Rank 0 writes what it found as JSON to the path in argv[1].
 
+* Plain SGD trains under DDP as it does in one process. Adam would hide gradients that the ranks
+  summed instead of averaging (it ignores a constant scale); SGD's step is proportional to the
+  gradient, so a sum over the 2 ranks would be a step of twice the learning rate.
 * Lazy R1 (``r1_gamma``, ``r1_interval``: the penalty's rows go through the discriminator's DDP
   wrapper, and its ``torch.autograd.grad`` term joins the one backward every other step) trains
   under DDP as it does in one process.
@@ -24,6 +27,7 @@ import bearer_gan
 from bearer_gan import distributed
 
 STEPS, GLOBAL_BATCH = 8, 64
+SGD_LR = 0.01
 
 
 def lazy_penalty(state):
@@ -37,13 +41,15 @@ R1 = dict(r1_gamma=10.0, r1_interval=2)
 CONDITIONAL_WGAN_GP = dict(loss='wgan-gp', num_classes=10)
 
 
-def train(images, labels, parallel: bool, **options):
-    """``STEPS`` steps of ``mlp256`` at the global batch ``GLOBAL_BATCH``; ``options`` go to :func:`bearer_gan.gan_trial`."""
+def train(images, labels, parallel: bool, sgd_lr: float = None, **options):
+    """``STEPS`` steps of ``mlp256`` at the global batch ``GLOBAL_BATCH``, with Adam, or plain SGD at ``sgd_lr``;
+    ``options`` go to :func:`bearer_gan.gan_trial`."""
     torch.manual_seed(0)
     generator, discriminator = bearer_gan.build_models('mlp256', num_classes=options.get('num_classes'))
+    optimizer = bearer_gan.gan_adam if sgd_lr is None else lambda parameters: torch.optim.SGD(parameters, lr=sgd_lr)
     trial = bearer_gan.gan_trial(
-        generator, discriminator, bearer_gan.gan_adam(generator.parameters()),
-        bearer_gan.gan_adam(discriminator.parameters()), latent_dim=64, device='cpu', verbose=0, **options)
+        generator, discriminator, optimizer(generator.parameters()), optimizer(discriminator.parameters()),
+        latent_dim=64, device='cpu', verbose=0, **options)
     rank, world_size = (distributed.rank(), distributed.world_size()) if parallel else (0, 1)
     if parallel:
         assert distributed.data_parallel(trial)
@@ -67,6 +73,8 @@ def checks(result_path):
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:512]  # the set is sorted by class
     images, labels = images[chosen], labels[chosen]
     results = {}
+    sgd = train(images, None, parallel=True, sgd_lr=SGD_LR)
+    distributed.check_replicas(*sgd)
     conditional = train(images, labels, parallel=True, **CONDITIONAL_WGAN_GP)
     distributed.check_replicas(*conditional)
     parallel = train(images, None, parallel=True, **R1)
@@ -120,6 +128,11 @@ def checks(result_path):
         one_process = train(images, None, parallel=False, **R1)
         without_penalty = train(images, None, parallel=False)
         results['ddp_vs_one_process'] = max_difference(parallel, one_process)
+        sgd_one_process = train(images, None, parallel=False, sgd_lr=SGD_LR)
+        results['sgd_ddp_vs_one_process'] = max_difference(sgd, sgd_one_process)
+        # what gradients summed over the 2 ranks would have trained: SGD at twice the rate
+        results['sgd_summed_effect'] = max_difference(sgd_one_process,
+                                                      train(images, None, parallel=False, sgd_lr=2 * SGD_LR))
         results['penalty_effect'] = max_difference(one_process, without_penalty)
         results['conditional_wgan_gp_ddp_vs_one_process'] = max_difference(
             conditional, train(images, labels, parallel=False, **CONDITIONAL_WGAN_GP))

@@ -12,9 +12,10 @@ from bearer_gan import keys
 from conftest import batches, make_trial
 
 
-def run_with_outputs(tmp_path, digits, steps, interval, ema=False):
+def run_with_outputs(tmp_path, digits, steps, interval, ema=None):
+    """``ema``: a :class:`bearer_gan.GeneratorEMA` to train with, or None."""
     sampler = bearer_gan.FixedNoiseSampler(str(tmp_path / 'samples'), interval, num_images=16, nrow=4)
-    callbacks = ([bearer_gan.GeneratorEMA(0.9)] if ema else []) + [
+    callbacks = ([ema] if ema is not None else []) + [
         sampler, bearer_gan.ProgressGif(sampler, str(tmp_path / 'progress.gif')),
         bearer_gan.RealImageGrid(str(tmp_path / 'real.png')),
         bearer_gan.LossHistory(str(tmp_path / 'history.csv'), str(tmp_path / 'losses.png'), write_interval=4),
@@ -79,11 +80,16 @@ def test_sampler_renders_in_eval_mode_without_gradients_and_restores_train_mode(
 
 
 def test_ema_generator_is_what_gets_sampled_and_saved(tmp_path, digits):
-    sampler, generator = run_with_outputs(tmp_path, digits, 5, 5, ema=True)
+    ema = bearer_gan.GeneratorEMA(0.9)
+    sampler, generator = run_with_outputs(tmp_path, digits, 5, 5, ema=ema)
     saved = torch.load(tmp_path / 'generator.pt', weights_only=True)['state_dict']
-    live = generator.state_dict()
-    assert saved.keys() == live.keys()
+    averaged, live = ema.averaged.module.state_dict(), generator.state_dict()
+    assert saved.keys() == averaged.keys() == live.keys()
+    for name in saved:  # exactly the moving average after the last step, buffers included
+        assert torch.equal(saved[name], averaged[name]), name
     assert any(not torch.equal(saved[name], live[name]) for name in saved)  # the average, not the live weights
+    with bearer_gan.eval_mode(ema.averaged.module), torch.no_grad():  # and the last frame was drawn from it
+        torch.testing.assert_close(sampler.images, ema.averaged.module(*sampler.fixed_noise), rtol=0, atol=0)
 
 
 def test_interrupted_run_still_writes_gif_history_and_models(tmp_path, digits):

@@ -16,6 +16,7 @@ from typing import Dict, List, NamedTuple
 import pytest
 import torch
 import torchbearer
+from torch.nn.utils import parametrize
 
 import bearer_gan
 from bearer_gan import keys, run_folder
@@ -251,6 +252,83 @@ def test_recipe_trains(recipes, digits, recipe):
     metrics = history[-1]
     assert {'running_g_loss', 'running_d_loss', 'running_d_x', 'running_d_g_z'} <= set(metrics)
     assert all(math.isfinite(value) for value in metrics.values() if isinstance(value, float))
+
+
+class Built(NamedTuple):
+    """A trial a recipe built: its networks, their weights and buffers before training, and per optimizer
+    (``'generator'``, ``'discriminator'``) the learning rate of each of its steps."""
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    before: Dict[str, Dict[str, torch.Tensor]]
+    rates: Dict[str, List[float]]
+
+
+@pytest.fixture
+def built(monkeypatch) -> List[Built]:
+    """Every trial the recipes build from here on (``bearer_gan.gan_trial`` recorded, then called as it is)."""
+    trials, real = [], bearer_gan.gan_trial
+
+    def recorded(generator, discriminator, generator_optimizer, discriminator_optimizer, *args, **kwargs):
+        networks = {'generator': generator, 'discriminator': discriminator}
+        trial = Built(generator, discriminator, {name: {key: value.detach().clone() for key, value in
+                                                        network.state_dict().items()}
+                                                 for name, network in networks.items()},
+                      {'generator': [], 'discriminator': []})
+        for name, optimizer in (('generator', generator_optimizer), ('discriminator', discriminator_optimizer)):
+            optimizer.register_step_pre_hook(
+                lambda optimizer, args, kwargs, rates=trial.rates[name]: rates.append(optimizer.param_groups[0]['lr']))
+        trials.append(trial)
+        return real(generator, discriminator, generator_optimizer, discriminator_optimizer, *args, **kwargs)
+    monkeypatch.setattr(bearer_gan, 'gan_trial', recorded)
+    return trials
+
+
+def unchanged(network: torch.nn.Module, before: Dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(value, before[key]) for key, value in network.state_dict().items())
+
+
+def test_recipe_of_one_network_trains_the_generator_against_a_discriminator_that_stays_as_it_is(recipes, digits,
+                                                                                                built):
+    torch.manual_seed(0)
+    recipes.train_one_network(batches(digits, batch_size=16), steps=3)
+    (trial,) = built
+    assert unchanged(trial.discriminator, trial.before['discriminator'])  # weights and batch-norm statistics
+    assert not unchanged(trial.generator, trial.before['generator'])
+    assert (len(trial.rates['generator']), len(trial.rates['discriminator'])) == (3, 0)
+
+
+@pytest.mark.parametrize('recipe', ['train_more_discriminator_steps', 'train_wgan_gp'])
+def test_recipes_with_five_discriminator_steps_make_five_discriminator_updates_per_generator_update(recipes, digits,
+                                                                                                    built, recipe):
+    torch.manual_seed(0)
+    getattr(recipes, recipe)(batches(digits, batch_size=16), steps=3)
+    (trial,) = built
+    assert (len(trial.rates['generator']), len(trial.rates['discriminator'])) == (3, 5 * 3)
+
+
+def test_recipe_of_two_rates_decays_both_along_a_cosine(recipes, digits, built):
+    torch.manual_seed(0)
+    recipes.train_two_rates_cosine(batches(digits, batch_size=16), steps=4)
+    (trial,) = built
+    cosine = [0.5 * (1 + math.cos(math.pi * step / 4)) for step in range(4)]  # the update after `step` done ones
+    assert trial.rates['generator'] == pytest.approx([1e-4 * factor for factor in cosine], rel=1e-12)
+    assert trial.rates['discriminator'] == pytest.approx([4e-4 * factor for factor in cosine], rel=1e-12)
+
+
+def test_recipe_of_spectral_norm_parametrises_every_discriminator_layer(recipes, digits, built):
+    torch.manual_seed(0)
+    recipes.train_spectral_norm(batches(digits, batch_size=16), steps=2)
+    (trial,) = built
+    layers = {name: layer for name, layer in trial.discriminator.named_modules()
+              if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Embedding))}
+    assert layers
+    for name, layer in layers.items():
+        assert parametrize.is_parametrized(layer, 'weight'), name
+        assert [type(parametrization).__name__ for parametrization in layer.parametrizations.weight] == ['_SpectralNorm']
+        # one power iteration per forward in training: the estimate of the top right singular vector moved
+        before = trial.before['discriminator'][f'{name}.parametrizations.weight.0._v']
+        assert not torch.equal(layer.parametrizations.weight[0]._v, before), name
+    assert not any(parametrize.is_parametrized(layer) for layer in trial.generator.modules())
 
 
 def test_recipe_scores_during_training(recipes, digits):

@@ -1,7 +1,11 @@
 """Requeue-safe reruns and --resume: the same command resumes, --steps extends a run, older runs still resume,
-a run records what it trained on, runs that stop early still report, and only user mistakes are one-line errors."""
+a run records what it trained on, runs that stop early (a second Ctrl-C, a NaN) keep what they promise and still
+report, and only user mistakes are one-line errors."""
 import csv
 import json
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -74,8 +78,46 @@ def test_rerunning_the_same_command_resumes_and_says_so_in_one_line(tmp_path, re
     assert 'already trained all 10 steps' in capsys.readouterr().out
     assert rows(out) == rows(reference) and torch.load(out / 'checkpoint.pt', weights_only=True)['step'] == 10
 
-    train_main([*FLAGS, '--steps', '10', '--overwrite', '--quiet', '--out', str(out)])  # the only way to start over
-    assert 'resuming' not in capsys.readouterr().out and rows(out) == rows(reference)
+    # --overwrite, the only way to start over: the finished run's outputs are removed and it trains from step 0.
+    # Marks that only a run left alone would keep: a frame of no run, a row past the end, zeroed weights.
+    (out / 'samples' / 'step_000099.png').write_bytes(b'a frame of no run')
+    with open(out / 'history.csv', 'a') as handle:
+        handle.write('99,0,0,0,0\n')
+    saved = torch.load(out / 'generator.pt', weights_only=True)
+    torch.save(dict(saved, state_dict={name: torch.zeros_like(value) for name, value in saved['state_dict'].items()}),
+               out / 'generator.pt')
+    train_main([*FLAGS, '--steps', '10', '--overwrite', '--out', str(out)])  # not --quiet: a resume would say so
+    printed = capsys.readouterr().out
+    assert 'resuming' not in printed and 'already trained' not in printed and 'trained to step 10' in printed
+    assert not (out / 'samples' / 'step_000099.png').exists()
+    assert rows(out) == rows(reference) and rows(out)[1][0] == '1'  # a new history, from step 1
+    assert_same_weights(weights(out), weights(reference))
+    assert torch.load(out / 'checkpoint.pt', weights_only=True)['step'] == 10
+
+
+def test_overwrite_replaces_a_different_run_and_without_it_the_run_is_refused_and_untouched(tmp_path, capsys):
+    out, straight = tmp_path / 'run', tmp_path / 'straight'
+    train_main([*FLAGS, '--steps', '10', '--quiet', '--out', str(out)])  # frames 0, 4, 8, 10; checkpoint at 9, 10
+    (out / 'notes.txt').write_text('mine')  # not a run output: --overwrite leaves it
+    other = [*FLAGS, '--steps', '3', '--seed', '7']
+    before = {path.relative_to(out): path.read_bytes() for path in out.rglob('*') if path.is_file()}
+    with pytest.raises(SystemExit) as exit_info:
+        train_main([*other, '--out', str(out)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert 'holds a different run' in err and '--seed' in err and 'pass --overwrite' in err
+    assert {path.relative_to(out): path.read_bytes() for path in out.rglob('*') if path.is_file()} == before
+
+    train_main([*other, '--overwrite', '--quiet', '--out', str(out)])
+    train_main([*other, '--quiet', '--out', str(straight)])
+    assert json.loads((out / 'config.json').read_text())['seed'] == 7
+    assert sorted(path.name for path in (out / 'samples').iterdir()) == ['step_000000.png', 'step_000003.png']
+    assert {path.name for path in out.iterdir()} == {path.name for path in straight.iterdir()} | {'notes.txt'}
+    assert [torch.load(out / name, weights_only=True)['step'] for name in ('checkpoint.prev.pt', 'checkpoint.pt')] == [
+        torch.load(straight / name, weights_only=True)['step'] for name in ('checkpoint.prev.pt', 'checkpoint.pt')]
+    assert rows(out) == rows(straight) and len(rows(out)) == 1 + 3
+    assert_same_weights(weights(out), weights(straight))
+    assert (out / 'notes.txt').read_text() == 'mine'
 
 
 def test_resume_extends_a_finished_run_with_steps_and_takes_only_its_flags(tmp_path, capsys):
@@ -163,6 +205,61 @@ def test_config_records_the_data_actually_used_and_a_resume_on_other_data_is_ref
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
     assert 'cannot resume' in err and 'on different data' in err and 'differ' in err
     assert (colour / 'checkpoint.pt').read_bytes() == before
+
+
+def test_a_second_ctrl_c_stops_mid_step_writes_the_outputs_but_no_checkpoint(tmp_path, reference, monkeypatch,
+                                                                             capsys):
+    """The first SIGINT asks for a stop at the step's end; a second one interrupts at once, here in step 5 after the
+    generator's update and before the discriminator's, so that half-done step is never checkpointed."""
+    class PressCtrlCTwice(torchbearer.callbacks.Callback):
+        def on_start(self, state):
+            guard = next(callback for callback in state[torchbearer.CALLBACK_LIST]
+                         if isinstance(callback, bearer_gan.TrainingGuard))
+
+            def press_twice(optimizer, args, kwargs):
+                if state[bearer_gan.keys.STEP] == 4:  # in step 5 (STEP counts completed steps)
+                    os.kill(os.getpid(), signal.SIGINT)
+                    assert guard.stop_requested.wait(5)  # the first: a request
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(5)  # the second raises KeyboardInterrupt here, long before the sleep ends
+            state[bearer_gan.keys.GENERATOR_OPTIMIZER].register_step_post_hook(press_twice)
+    out = tmp_path / 'run'
+    real = recipe.make_callbacks
+    monkeypatch.setattr(recipe, 'make_callbacks', lambda *args, **kwargs: [PressCtrlCTwice()] + real(*args, **kwargs))
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    began = time.monotonic()
+    with pytest.raises(SystemExit) as stopped:
+        train_main([*FLAGS, '--steps', '10', '--quiet', '--out', str(out)])
+    monkeypatch.undo()
+    assert time.monotonic() - began < 60 and stopped.value.code == 130
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert 'continue with' in capsys.readouterr().err
+    assert torch.load(out / 'checkpoint.pt', weights_only=True)['step'] == 3  # the periodic one, not step 4 or 5
+    assert rows(out) == rows(reference)[:1 + 4]  # the outputs are written: history to the last whole step,
+    for name in ('progress.gif', 'losses.png', 'generator.pt', 'discriminator.pt'):  # the GIF and the networks
+        assert (out / name).exists(), name
+
+    train_main([*FLAGS, '--steps', '10', '--out', str(out)])  # the same command continues from step 3
+    assert f'resuming {out} at step 3 of 10' in capsys.readouterr().out
+    assert rows(out) == rows(reference)
+    assert_same_weights(weights(out), weights(reference))
+
+
+def test_a_nan_stop_from_the_command_line_keeps_the_periodic_checkpoint_before_it(tmp_path, capsys):
+    out = tmp_path / 'run'
+    with pytest.raises(SystemExit) as stopped:  # an Adam step of 1e20 makes step 2's losses NaN
+        train_main(['--dataset', 'mnist-5k', '--batch-size', '16', '--checkpoint-interval', '1', '--lr', '1e20',
+                    '--steps', '10', '--device', 'cpu', '--no-eval', '--quiet', '--out', str(out)])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 1 and len(err.strip().splitlines()) == 1, err
+    assert 'g_loss became nan at step 2; training stopped there' in err and 'Try a lower --lr' in err
+    assert f'the last good checkpoint is {out / "checkpoint.pt"}' in err and 'Traceback' not in err
+    checkpoint, path = bearer_gan.load_checkpoint(str(out))
+    assert path == str(out / 'checkpoint.pt') and checkpoint['step'] == 1  # step 2 was not checkpointed
+    assert all(torch.isfinite(value).all() for network in ('generator', 'discriminator')
+               for value in checkpoint[network].values())
+    assert len(rows(out)) == 1 + 2 and (out / 'progress.gif').exists()  # the history to the bad step, the GIF
+    assert not (out / 'generator.pt').exists()  # no NaN weights saved as the result
 
 
 def test_a_run_stopped_early_by_a_callback_still_has_its_history_and_report(tmp_path, digits, capsys):
