@@ -78,6 +78,12 @@ def test_a_federation_scores_draws_averages_and_checkpoints_every_round(tmp_path
     assert all(0 < row['fid'] and 0 <= row['classes_covered'] <= 10 for row in rows)
     assert abs(sum(rows[2][f'share_{d}'] for d in range(10)) - 1) < 1e-9
     assert all(row['g_loss'] == row['g_loss'] for row in rows[1:]) and rows[0]['g_loss'] != rows[0]['g_loss']
+    owners = json.loads((out / 'owners.json').read_text())['owners']  # the cut of the whole data set
+    assert [owner['owner'] for owner in owners] == [0, 1] and sum(owner['images'] for owner in owners) == 5000
+    assert all(sum(owner['class_counts']) == owner['images'] for owner in owners)
+    assert [sum(count > 0 for count in owner['class_counts']) for owner in owners] == [5, 5]  # classes-per-owner 5
+    page = (out / 'report.html').read_text()  # rewritten after every round
+    assert 'round 2 of 3' in page and '<section id="owners">' in page
     generator, spec = bearer_gan.load_generator(str(out))  # what `bearer-gan sample` reads
     assert (spec['latent_dim'], spec['model']) == (100, 'tutorial')
     assert torch.equal(generator.net[0].weight, server.ema.averaged.module.net[0].weight)
