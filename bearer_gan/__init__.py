@@ -6,7 +6,7 @@ closure (:mod:`bearer_gan.closures`), and callbacks that show and keep the progr
 (:mod:`bearer_gan.callbacks`).
 """
 from . import distributed, keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LinePrinter, LossHistory, ProgressGif,
+from .callbacks import (AdaptiveAugment, DiffAugment, FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LinePrinter, LossHistory, ProgressGif,
                         RealImageGrid, SaveModels, TensorBoardLogger, TerminalPreview, load_generator, read_history,
                         steps_done, write_gif)
 from .closures import PRECISIONS, discriminator_closure, gan_closure, generator_closure
@@ -29,6 +29,7 @@ from .safety import NonFiniteLossError, TrainingGuard
 from .sampling import (class_rows, eval_mode, generate, generate_from, grid_array, sampling_generator, save_grid,
                        walk_frames)
 from .latent import latent_walk, slerp, truncated_normal
+from .augment import Policy, parse_augment
 from .trial import default_device, gan_adam, gan_trial, run_gan
 from .report import (REPORT, ReportPage, compare_runs, write_report)
 from .report import (EXPORT_FORMATS, ExportCheckError, ExportError, export_generator, export_run,
@@ -72,4 +73,5 @@ __all__ = [
     'train',
     'EXPORT_FORMATS', 'ExportCheckError', 'ExportError', 'export_generator', 'export_run',
     'read_export_metadata', 'REPORT', 'ReportPage', 'write_report', 'compare_runs', 'make_evaluator',
+    'AdaptiveAugment', 'DiffAugment', 'Policy', 'parse_augment',
 ]

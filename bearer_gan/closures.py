@@ -29,6 +29,7 @@ import torchbearer
 from torchbearer.bases import base_closure
 
 from . import keys
+from .augment import augmented
 from .penalties import plan_penalties
 from .sampling import eval_mode
 
@@ -102,12 +103,13 @@ def _sample_noise(state):
 
 
 def _set_discriminator_input(state, penalties=()):
-    """Real batch, then detached fakes (then the rows of any penalty due now): one discriminator batch.
+    """Real batch, then detached fakes (then the rows of any penalty due now): one discriminator batch, each
+    image augmented first when :data:`~bearer_gan.keys.AUGMENT` holds a policy (``--augment``).
 
     Where a penalty is due the images get ``requires_grad`` (:data:`~bearer_gan.keys.PENALTY_INPUT`);
     on every other update they need no gradient.
     """
-    real, fake = state[torchbearer.X], state[keys.FAKE_IMAGES].detach()
+    real, fake = augmented(state, state[torchbearer.X]), augmented(state, state[keys.FAKE_IMAGES].detach())
     extra, due = plan_penalties(penalties, state[keys.STEP], real, fake, draw=state.get(keys.BATCH_DRAW))
     images = torch.cat([real, fake, *extra])
     state[keys.DUE_PENALTIES] = due
@@ -146,8 +148,8 @@ def gan_closure(d_steps: int = 1, train_generator: bool = True, train_discrimina
           :data:`~bearer_gan.keys.NUM_CLASSES` (None or absent: unconditional),
           :data:`~bearer_gan.keys.PENALTIES` (none when absent), :data:`~bearer_gan.keys.DISCRIMINATOR`
           (frozen in the generator step), :data:`~bearer_gan.keys.BATCH_DRAW` and
-          :data:`~bearer_gan.keys.END_OF_STEP` when present, and everything :func:`generator_closure`
-          and :func:`discriminator_closure` read
+          :data:`~bearer_gan.keys.END_OF_STEP` and :data:`~bearer_gan.keys.AUGMENT` when present, and
+          everything :func:`generator_closure` and :func:`discriminator_closure` read
         - writes :data:`~bearer_gan.keys.NOISE`, :data:`~bearer_gan.keys.DISCRIMINATOR_INPUT`,
           :data:`~bearer_gan.keys.DUE_PENALTIES`, :data:`~bearer_gan.keys.PENALTY_INPUT`, and what
           they write; adds one to :data:`~bearer_gan.keys.STEP`

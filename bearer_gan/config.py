@@ -54,6 +54,7 @@ ADDED_KEYS: Dict[str, Tuple[int, Any]] = {
     'no_sync_bn': (3, False),     # --no-sync-bn: runs before it used SyncBatchNorm under torchrun on GPUs
     'eval_interval': (4, None),   # --eval-interval: runs before it were not scored while training
     'max_images': (4, None),      # --max-images: runs before it trained on the whole data set
+    'augment': (4, None),         # --augment: runs before it trained without augmentation
 }
 
 #: The one-sided label smoothing a ``bce`` run uses when ``real_label`` is not given.
@@ -127,6 +128,9 @@ class RunConfig:
         'add the R1 penalty on real images with this gamma (any loss); 0: none', 'non_negative_float'))
     r1_interval: int = field(default=1, metadata=_flag(
         'compute R1 every K steps, scaled by K (lazy R1, as in StyleGAN2)', 'positive_int'))
+    augment: Optional[str] = field(default=None, metadata=_flag(
+        "augment what the discriminator sees, real and fake: 'diffaugment' (always) or 'ada' (with an adaptive "
+        "probability), optionally ':translation,cutout,color' (default: translation)", 'augment', optional=True))
     conditional: bool = field(default=False, metadata=_flag(
         "class-conditional: G(z, y) and a projection D(x, y) on the data set's labels (--no-conditional: "
         "unconditional where the data set's default is conditional)", 'switch'))

@@ -15,7 +15,7 @@ __all__ = [
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
     'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
     'NUM_CLASSES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
-    'R1_PENALTY',
+    'R1_PENALTY', 'AUGMENT', 'AUGMENT_PROBABILITY',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -102,3 +102,9 @@ END_OF_STEP = torchbearer.state_key('end_of_step')
 STOP_REQUESTED = torchbearer.state_key('stop_requested')
 #: Whether the ranks agreed, in this step's all-reduce, to stop after it (any rank asked); only under DDP.
 STOP_AGREED = torchbearer.state_key('stop_agreed')
+#: How the discriminator's inputs are augmented, real and fake, in both networks' steps: a
+#: :class:`bearer_gan.augment.Policy` (called as ``policy(images, draw)``), or absent / None for none.
+AUGMENT = torchbearer.state_key('augment')
+#: ADA's augmentation probability ``p``, a float tensor set at every step by
+#: :class:`bearer_gan.callbacks.AdaptiveAugment` (a column of ``history.csv``).
+AUGMENT_PROBABILITY = torchbearer.state_key('augment_p')

@@ -29,6 +29,15 @@ def _is_number(value) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
+def _is_augmentation(value) -> bool:
+    from .augment import parse_augment
+    try:
+        parse_augment(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
 KINDS: Dict[str, Kind] = {
     'positive_int': Kind(int, lambda v: _is_int(v) and v >= 1, 'a positive integer'),
     'non_negative_int': Kind(int, lambda v: _is_int(v) and v >= 0, '0 or a positive integer'),
@@ -39,4 +48,6 @@ KINDS: Dict[str, Kind] = {
     'int': Kind(int, _is_int, 'an integer'),
     'text': Kind(str, lambda v: isinstance(v, str) and v != '', 'a non-empty text'),
     'switch': Kind(bool, lambda v: isinstance(v, bool), 'True or False'),
+    'augment': Kind(str, _is_augmentation, 'diffaugment or ada, optionally with :operations (translation, cutout, '
+                                            'color), e.g. diffaugment:translation,cutout'),
 }

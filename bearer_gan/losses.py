@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import torchbearer
 
 from . import keys
+from .augment import augmented
 from .penalties import GradientPenalty, Penalty, R1Penalty
 
 __all__ = ['GANLoss', 'LOSSES', 'register_loss', 'get_loss', 'loss_penalties',
@@ -201,13 +202,15 @@ def generator_criterion(loss) -> Callable:
 
     State Requirements:
         - reads :data:`~bearer_gan.keys.DISCRIMINATOR`, :data:`~bearer_gan.keys.FAKE_IMAGES`,
-          :data:`~bearer_gan.keys.NOISE` (for the labels of a conditional run)
+          :data:`~bearer_gan.keys.NOISE` (for the labels of a conditional run), :data:`~bearer_gan.keys.AUGMENT`
+          and :data:`~bearer_gan.keys.BATCH_DRAW` when present
         - writes :data:`~bearer_gan.keys.D_FAKE`, detached (a discriminator step after it overwrites it)
     """
     _, loss = get_loss(loss)
 
     def criterion(state) -> torch.Tensor:
-        fake_logits = state[keys.DISCRIMINATOR](state[keys.FAKE_IMAGES], *fake_conditioning(state))
+        fake = augmented(state, state[keys.FAKE_IMAGES])  # as the discriminator sees them (--augment)
+        fake_logits = state[keys.DISCRIMINATOR](fake, *fake_conditioning(state))
         state[keys.D_FAKE] = loss.outputs(fake_logits.detach()).mean()
         return loss.generator(fake_logits)
     return criterion

@@ -17,7 +17,8 @@ import torch
 import torchbearer
 
 from . import distributed, keys
-from .callbacks import (FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
+from .augment import parse_augment
+from .callbacks import (AdaptiveAugment, DiffAugment, FixedNoiseSampler, GeneratorEMA, LearningRateSchedule, LossHistory, ProgressGif, RealImageGrid,
                         SaveModels)
 from .callbacks.display import display_callbacks, progress_verbosity
 from .callbacks.tensorboard import TENSORBOARD_MISSING, TensorBoardLogger, tensorboard_available
@@ -34,8 +35,8 @@ from .report.page import ReportPage
 from .run_folder import prepare_out_dir, writable_dir, write_config
 from .trial import gan_adam, gan_trial, run_gan
 
-__all__ = ['USER_ERRORS', 'make_data', 'make_batches', 'make_spec', 'make_models', 'penalties_of', 'make_evaluator',
-           'make_callbacks',
+__all__ = ['USER_ERRORS', 'make_data', 'make_batches', 'make_spec', 'make_models', 'penalties_of', 'make_augmentation',
+           'history_quantities', 'make_evaluator', 'make_callbacks',
            'report_discriminator', 'build_trial', 'train', 'record_data', 'PreparedRun', 'prepare_run']
 
 #: The errors a user can fix (a flag, the data, the run folder, a checkpoint, a setting torchrun cannot run):
@@ -98,6 +99,22 @@ def report_discriminator(state):
         print(f'last step: D(x) = {state[keys.D_REAL].item():.3f}, D(G(z)) = {state[keys.D_FAKE].item():.3f}')
 
 
+def make_augmentation(config: RunConfig) -> List[torchbearer.callbacks.Callback]:
+    """``--augment``: :class:`~bearer_gan.callbacks.DiffAugment` or :class:`~bearer_gan.callbacks.AdaptiveAugment`
+    with the run's operations; nothing without it. It trains, so every rank runs it."""
+    if config.augment is None:
+        return []
+    method, operations = parse_augment(config.augment)
+    return [DiffAugment(operations) if method == 'diffaugment' else AdaptiveAugment(operations)]
+
+
+def history_quantities(config: RunConfig) -> tuple:
+    """The state keys ``history.csv`` records at every step: the loss's and its penalties'
+    (:func:`~bearer_gan.metrics.reported_quantities`), and ADA's ``p`` when it runs."""
+    ada = config.augment is not None and parse_augment(config.augment)[0] == 'ada'
+    return reported_quantities(config.loss, penalties_of(config)) + ((keys.AUGMENT_PROBABILITY,) if ada else ())
+
+
 def make_evaluator(config: RunConfig, spec: dict) -> List[FidEvaluator]:
     """``--eval-interval``: a :class:`~bearer_gan.evaluation.FidEvaluator` scoring the run's generator on its data
     set (Inception features against the training images where no classifier is shipped), writing
@@ -120,6 +137,7 @@ def make_callbacks(config: RunConfig, spec: dict, *, quiet: bool = False,
     schedule) and wait for each checkpoint at a barrier."""
     out, loss = config.out, LOSSES[config.loss]
     schedule = [LearningRateSchedule(config.lr_schedule, config.steps)] if config.lr_schedule != 'constant' else []
+    schedule += make_augmentation(config)
     checkpoint = GANCheckpoint(out, config.checkpoint_interval, write=distributed.is_main_process(),
                                after_save=distributed.barrier)
     if not distributed.is_main_process():
@@ -132,7 +150,7 @@ def make_callbacks(config: RunConfig, spec: dict, *, quiet: bool = False,
         ProgressGif(sampler, os.path.join(out, 'progress.gif')),
         RealImageGrid(os.path.join(out, 'real.png')),
         LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
-                    quantities=reported_quantities(loss, penalties_of(config)), probabilities=loss.probabilities),
+                    quantities=history_quantities(config), probabilities=loss.probabilities),
         SaveModels(out, spec),
         *make_evaluator(config, spec),
         *logs,

@@ -56,6 +56,7 @@ def callbacks(config, spec, quiet=False, preview=False):
     Under torchrun only rank 0 writes; the other ranks keep what trains and wait at each checkpoint."""
     loss, out = bearer_gan.LOSSES[config.loss], config.out
     schedule = [LearningRateSchedule(config.lr_schedule, config.steps)] if config.lr_schedule != 'constant' else []
+    schedule += bearer_gan.recipe.make_augmentation(config)  # --augment: what D sees, on every rank
     checkpoint = bearer_gan.GANCheckpoint(out, config.checkpoint_interval, write=distributed.is_main_process(),
                                           after_save=distributed.barrier)
     if not distributed.is_main_process():
@@ -63,7 +64,7 @@ def callbacks(config, spec, quiet=False, preview=False):
     averaging = [GeneratorEMA(config.ema_decay)] if config.ema_decay > 0 else []  # samples from the average
     sampler = FixedNoiseSampler(os.path.join(out, 'samples'), config.sample_interval, seed=config.seed)
     history = LossHistory(os.path.join(out, 'history.csv'), os.path.join(out, 'losses.png'),
-                          quantities=bearer_gan.reported_quantities(loss, bearer_gan.recipe.penalties_of(config)),
+                          quantities=bearer_gan.recipe.history_quantities(config),  # losses, D(x), ..., ADA's p
                           probabilities=loss.probabilities)
     logs = ([bearer_gan.TensorBoardLogger(os.path.join(out, 'tensorboard'), config.log_interval, sampler)]
             if config.tensorboard else [])

@@ -18,6 +18,7 @@ from bearer_gan.config import (ADDED_KEYS, CONFIG_FORMAT, KINDS, ConfigError, Ru
 from bearer_gan.flags import UsageError, parse_run_flags, train_parser
 from bearer_gan.recipe import prepare_run
 from bearer_gan.run_folder import choose_run
+from conftest import require_data
 
 FASHION = dict(model='dcgan', precision='bf16')
 SHIPPED = dict(run_config.DATASET_RECIPES)  # before the fixture replaces it
@@ -87,8 +88,8 @@ def test_an_abbreviated_flag_counts_as_given(tmp_path):
     assert config['model'] == 'tutorial' != FASHION['model']
 
 
-@pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason=f'Fashion-MNIST is not installed in {FASHION_DIR}')
 def test_config_json_records_the_recipe_used(tmp_path):
+    require_data(FASHION_DIR, 'Fashion-MNIST (apt-get install dataset-fashion-mnist, or set BEARER_GAN_FASHION_MNIST)')
     out = tmp_path / 'run'
     config, invocation = parse_run_flags(['--dataset', 'fashion-mnist', '--data-dir', FASHION_DIR, '--out', str(out),
                                           '--batch-size', '32'])
@@ -206,11 +207,12 @@ BAD_VALUES = {
     'dataset': ['', 3],
     'device': ['', 0],
     'switch': [1, 0, 'yes', 'False'],
+    'augment': ['', 'blur', 'ada:', 'ada:blur', 'diffaugment:translation,blur', 3, True],
 }
 #: A valid value of every kind.
 GOOD_VALUES = {'positive_int': 3, 'non_negative_int': 0, 'positive_float': 0.5, 'non_negative_float': 1.5,
                'probability': 0.0, 'image_size': 8, 'int': -2, 'text': 'elsewhere', 'dataset': 'mnist-5k',
-               'device': 'cpu', 'switch': True}
+               'device': 'cpu', 'switch': True, 'augment': 'ada:translation,cutout'}
 #: What a field's good value needs besides itself.
 NEEDS = {'r1_interval': dict(r1_gamma=1.0), 'gp_weight': dict(loss='wgan-gp')}
 
@@ -362,7 +364,7 @@ def test_from_dict_upgrades_a_format_1_config_with_the_values_runs_had_then():
                        data_workers=2, loss='hinge', real_label=None, lr_g=5e-4, lr_d=4e-4, beta2=0.9,
                        lr_schedule='cosine', r1_gamma=1.0, r1_interval=2, conditional=True, spectral_norm=True,
                        no_sync_bn=True, train_generator_only=True,  # (so that --compile may take R1)
-                       eval_interval=5, max_images=1000)
+                       eval_interval=5, max_images=1000, augment='diffaugment')
     then = {key: value for key, (_, value) in ADDED_KEYS.items()}
     assert all(getattr(config, key) != value for key, value in then.items() if key != 'gp_weight')
     recorded = format_1(config)
@@ -379,12 +381,12 @@ def test_from_dict_upgrades_a_format_1_config_with_the_values_runs_had_then():
     assert RunConfig.from_dict(two) == config.replace(no_sync_bn=False)
     with pytest.raises(ConfigError, match='it lacks no_sync_bn'):
         RunConfig.from_dict(dict(two, config_format=3))
-    # format 4 added --eval-interval and --max-images
+    # format 4 added --eval-interval, --max-images and --augment
     three = dict(config.to_dict(), config_format=3)
-    three.pop('eval_interval')
-    three.pop('max_images')
-    assert RunConfig.from_dict(three) == config.replace(eval_interval=None, max_images=None)
-    with pytest.raises(ConfigError, match='it lacks (eval_interval|max_images)'):
+    for key in ('eval_interval', 'max_images', 'augment'):
+        three.pop(key)
+    assert RunConfig.from_dict(three) == config.replace(eval_interval=None, max_images=None, augment=None)
+    with pytest.raises(ConfigError, match='it lacks (eval_interval|max_images|augment)'):
         RunConfig.from_dict(dict(three, config_format=4))
 
 

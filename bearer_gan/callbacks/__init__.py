@@ -1,11 +1,12 @@
 """Callbacks that show and keep a run's progress: sample grids, the GIF, real images, history, models,
-log lines, a terminal preview, TensorBoard.
+log lines, a terminal preview, TensorBoard; and the augmentation of what the discriminator sees.
 
 Each is a torchbearer :class:`~torchbearer.callbacks.Callback`, one idea per module. Callbacks
 with something to remember implement ``state_dict`` / ``load_state_dict``, which
 :class:`~bearer_gan.checkpoint.GANCheckpoint` saves and restores.
 """
 from ..sampling import eval_mode, generate, sampling_generator, save_grid
+from .augment import AdaptiveAugment, DiffAugment
 from .display import display_callbacks, on_terminal, progress_verbosity
 from .ema import GeneratorEMA, ema_decay
 from .history import PANELS, QUANTITIES, LossHistory, plot_history, read_history
@@ -20,4 +21,4 @@ __all__ = ['display_callbacks', 'on_terminal', 'progress_verbosity', 'GeneratorE
            'TerminalPreview', 'render_half_blocks', 'LinePrinter',
            'FixedNoiseSampler', 'ProgressGif', 'RealImageGrid', 'steps_done', 'write_gif', 'SaveModels',
            'load_generator', 'TensorBoardLogger', 'tensorboard_available', 'LearningRateSchedule', 'SCHEDULES',
-           'eval_mode', 'generate', 'sampling_generator', 'save_grid']
+           'eval_mode', 'generate', 'sampling_generator', 'save_grid', 'DiffAugment', 'AdaptiveAugment']

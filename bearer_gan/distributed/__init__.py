@@ -11,7 +11,8 @@ run without torchrun is exactly the run it always was. One idea per module:
   block; :func:`barrier`. Rank 0 writes every output; after each checkpoint all ranks pass a barrier.
 * :mod:`~bearer_gan.distributed.agreement`: what the ranks must agree on: the global batch's rank
   slices (:func:`check_global_batch`), the data (:func:`one_rank_first`, :func:`check_same`), the
-  random draws (:func:`global_draws`) and the weights at the end (:func:`check_replicas`).
+  random draws (:func:`global_draws`), the weights at the end (:func:`check_replicas`), and statistics
+  that steer training (:func:`sum_across_ranks`, :func:`from_main_process`).
 * :mod:`~bearer_gan.distributed.ddp`: :func:`data_parallel` wraps both networks in
   DistributedDataParallel; :func:`synchronise_step` is each step's one all-reduce.
 * :mod:`~bearer_gan.distributed.failures`: :func:`guarded`: SIGTERM stops every rank at one step, and
@@ -21,7 +22,8 @@ run without torchrun is exactly the run it always was. One idea per module:
 
 Every name is importable from ``bearer_gan.distributed`` itself.
 """
-from .agreement import check_global_batch, check_replicas, check_same, fingerprint, global_draws, one_rank_first
+from .agreement import (check_global_batch, check_replicas, check_same, fingerprint, from_main_process, global_draws,
+                        one_rank_first, sum_across_ranks)
 from .ddp import UNSUPPORTED_ATTRIBUTE, data_parallel, synchronise_step
 from .errors import DistributedError, RankFailure, UnsupportedUnderDDP
 from .failures import ROLL_CALL_SECONDS, guarded, lost_ranks
@@ -34,4 +36,4 @@ __all__ = ['COLLECTIVE_TIMEOUT', 'TIMEOUT_VARIABLE', 'DATA_TIMEOUT', 'ROLL_CALL_
            'collective_timeout', 'launched_world_size', 'active', 'rank', 'world_size', 'is_main_process',
            'main_process_only', 'check_global_batch', 'start', 'stop', 'process_group', 'barrier', 'one_rank_first',
            'check_same', 'global_draws', 'data_parallel', 'synchronise_step', 'fingerprint', 'check_replicas',
-           'lost_ranks', 'guarded']
+           'lost_ranks', 'guarded', 'sum_across_ranks', 'from_main_process']

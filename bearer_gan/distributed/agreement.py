@@ -23,7 +23,8 @@ from torch import nn
 from .errors import DistributedError, RankFailure, UnsupportedUnderDDP
 from .group import active, data_group, launched_world_size, rank
 
-__all__ = ['check_global_batch', 'one_rank_first', 'check_same', 'global_draws', 'fingerprint', 'check_replicas']
+__all__ = ['check_global_batch', 'one_rank_first', 'check_same', 'global_draws', 'fingerprint', 'check_replicas',
+           'sum_across_ranks', 'from_main_process']
 
 T = TypeVar('T')
 
@@ -118,3 +119,19 @@ def check_replicas(*modules: nn.Module):
     differing = [index for index, digest in enumerate(digests) if digest != digests[0]]
     if differing:
         raise DistributedError(f'ranks {differing} hold different weights from rank 0 after training')
+
+
+def sum_across_ranks(values: torch.Tensor) -> torch.Tensor:
+    """``values`` summed over every rank (in place, and returned); unchanged with one process. A statistic
+    that steers training (ADA's count of real images judged real) must be the same on every rank."""
+    if active():
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def from_main_process(values: torch.Tensor) -> torch.Tensor:
+    """Rank 0's ``values`` on every rank (in place, and returned); unchanged with one process. Only rank 0
+    restores the callbacks' states from a checkpoint: a value that steers training is sent from there."""
+    if active():
+        dist.broadcast(values, src=0)
+    return values
