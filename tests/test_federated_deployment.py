@@ -3,12 +3,15 @@
 Marked ``deployment`` (not in the default run): ``pytest -m deployment``.
 """
 import importlib.util
+import os
+import signal
 import time
 
 import pytest
 
-from bearer_gan.federated import FederatedConfig, read_history
-from bearer_gan.federated.deployment import DeploymentError, LocalDeployment, deployment_run_config, marked_processes
+from bearer_gan.federated import FederatedConfig, load_federated_checkpoint, read_history
+from bearer_gan.federated.deployment import (CONNECTION, DeploymentError, LocalDeployment, deployment_run_config,
+                                             marked_processes)
 
 pytestmark = [pytest.mark.deployment,
               pytest.mark.skipif(importlib.util.find_spec('flwr') is None,
@@ -38,3 +41,38 @@ def test_two_supernodes_run_one_round_a_failed_run_is_reported_and_no_process_is
         assert ours <= flowers < 1.01 * ours
     assert (tmp_path / 'logs' / 'run.log').read_text()  # the run's own log, fetched with flwr log
     assert time.monotonic() - started < 120
+
+
+def test_a_run_past_its_timeout_is_stopped_and_every_process_with_it(tmp_path):
+    """``wait`` stops a run that outlives its timeout (``flwr stop``) and raises; leaving the deployment then
+    stops every process it started, the ServerApp's and ClientApps' included, by PID."""
+    started = time.monotonic()
+    config = FederatedConfig(owners=2, rounds=50, local_steps=2, batch_size=16, eval_samples=100, device='cpu',
+                             out=str(tmp_path / 'run'))
+    marker, children = None, []
+    try:
+        with pytest.raises(DeploymentError, match='ran past 15 s'):
+            with LocalDeployment(2, str(tmp_path / 'logs'), log=lambda line: None) as deployment:
+                marker, children = deployment.marker, [process.pid for process in deployment.children]
+                assert len(children) == 3 and len(deployment.running()) >= 3
+                run_id = deployment.submit(deployment_run_config(config))
+                try:
+                    deployment.wait(run_id, timeout=15)
+                finally:  # the SuperLink still answers: the run was stopped, not left running
+                    runs = deployment.flwr('ls', CONNECTION, '--run-id', str(run_id))['runs']
+                    assert [run['status'] for run in runs] == ['finished:stopped']
+        assert marked_processes(marker) == []
+        assert not [pid for pid in children if os.path.exists(f'/proc/{pid}')]  # reaped, not left as zombies
+        assert finished_round(tmp_path / 'run') < config.rounds
+        assert time.monotonic() - started < 120
+    finally:  # whatever failed above, no process of this test outlives it
+        for pid in marked_processes(marker) if marker else []:
+            os.kill(pid, signal.SIGKILL)
+
+
+def finished_round(out):
+    """The last round the server checkpointed in ``out``, 0 when it checkpointed none."""
+    try:
+        return int(load_federated_checkpoint(str(out))[0]['round'])
+    except FileNotFoundError:
+        return 0

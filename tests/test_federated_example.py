@@ -1,8 +1,12 @@
 """examples/federated_gan.py end to end: a 2-owner simulation on Flower, its reruns and resume; bad input exits 2."""
 import importlib.util
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -67,6 +71,57 @@ def test_two_owners_two_rounds_write_grids_gif_history_and_resume(tmp_path, caps
     after = read_history(out / 'history.csv')
     assert [row['round'] for row in after] == [0, 1, 2] and after[1]['fid'] == rows[1]['fid']
     assert iio.imread(out / 'progress.gif', index=None).shape[0] == 3
+
+
+def processes_carrying(name, value):
+    """PIDs of the live processes whose environment holds ``name=value`` (Linux ``/proc``): a process and every
+    process it started, Ray's among them, as they inherit the environment."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        try:
+            if entry.name.isdigit() and f'{name}={value}'.encode() in (entry / 'environ').read_bytes().split(b'\0') \
+                    and (entry / 'stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z':
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found
+
+
+@needs_simulation
+def test_ctrl_c_stops_the_simulation_with_its_rounds_checkpointed_and_exit_code_130(tmp_path, capsys):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once round 1 is checkpointed: the
+    federation stops with its finished rounds written, exits 130 naming ``--resume``, and leaves no process."""
+    out, marker = tmp_path / 'run', uuid.uuid4().hex
+    thirty = tuple('30' if previous == '--rounds' else arg for previous, arg in zip(('',) + SMALL, SMALL))
+    process = subprocess.Popen([sys.executable, str(EXAMPLE), *thirty, '--out', str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+                               env=dict(os.environ, BEARER_GAN_TEST_MARKER=marker))
+    try:
+        deadline = time.monotonic() + 300
+        while example.finished_round(str(out)) < 1:
+            assert process.poll() is None and time.monotonic() < deadline, 'round 1 was never checkpointed'
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+        deadline = time.monotonic() + 30  # Ray's own processes exit on their own, a moment later
+        while processes_carrying('BEARER_GAN_TEST_MARKER', marker) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert processes_carrying('BEARER_GAN_TEST_MARKER', marker) == []
+    finally:  # whatever failed above, no process of this test outlives it
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+        for pid in processes_carrying('BEARER_GAN_TEST_MARKER', marker):
+            os.kill(pid, signal.SIGKILL)
+    assert process.returncode == 130 and 'Traceback' not in stderr, stderr[-3000:]
+    assert f'every finished round is checkpointed in {out}' in stderr and f'--resume {out}' in stderr
+    done = example.finished_round(str(out))
+    assert 1 <= done < 30
+    assert [row['round'] for row in read_history(out / 'history.csv')] == list(range(done + 1))
+    assert f'round {done}/30' in stdout and f'round {done + 1}/30' not in stdout  # no round finished after it
+    assert (out / 'generator.pt').exists() and (out / 'samples' / f'round_{done:04d}.png').exists()
+    # the same command again says how to continue it
+    assert exit_code(capsys, *thirty, '--out', str(out)) == (2, f'--resume {out}')
 
 
 @pytest.mark.parametrize('args, message', [

@@ -222,6 +222,40 @@ def test_the_cache_is_used_the_second_time_and_rebuilt_when_the_files_or_setting
     assert decoded == 0
 
 
+def test_a_file_rewritten_with_its_size_and_time_kept_is_not_noticed(tmp_path, monkeypatch):
+    """The blind spot docs/own_images.rst documents, pinned as it is: a file replaced by other contents of the
+    same size, its old modification time restored (as ``cp -p`` or ``rsync -t`` do), leaves the cache in use
+    and the folder's fingerprint (``config.json``'s ``data``) unchanged; touching the file is noticed."""
+    rng = np.random.default_rng(RNG_SEED)
+    root, data_dir = tmp_path / 'pics', tmp_path / 'data'
+    for index in range(3):
+        save(root / f'{index}.bmp', random_pixels(rng, 12, 12))  # uncompressed: the size depends on the shape only
+    decoder = CountingDecoder()
+    monkeypatch.setattr(image_files, 'decode_image', decoder)
+    first = load(root, data_dir)
+    fingerprint = bearer_gan.data_fingerprint(first)
+    path = root / '1.bmp'
+    before = path.stat()
+    save(path, random_pixels(rng, 12, 12))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    new_pixels = pil_pixels(path, 'RGB')
+    assert not torch.equal(new_pixels, first.images[1])  # the contents did change
+
+    calls = decoder.calls
+    stale = load(root, data_dir)
+    assert decoder.calls == calls and torch.equal(stale.images, first.images)  # the cache, with the old pixels
+    assert bearer_gan.data_fingerprint(stale) == fingerprint  # so a --resume would not refuse it
+    streamed = load(root, data_dir, memory_limit=0)
+    assert bearer_gan.data_fingerprint(streamed) == fingerprint
+
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10 ** 9))  # `touch`: what the docs advise
+    fresh = load(root, data_dir)
+    assert decoder.calls == calls + 3 and torch.equal(fresh.images[1], new_pixels)
+    assert bearer_gan.fingerprint_difference(fingerprint, bearer_gan.data_fingerprint(fresh)).startswith(
+        'the images loaded now differ')
+
+
 def test_a_cache_that_cannot_be_written_is_a_warning(tmp_path):
     rng = np.random.default_rng(RNG_SEED)
     save(tmp_path / 'pics' / 'a.png', random_pixels(rng, 12, 12))
