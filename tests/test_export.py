@@ -4,11 +4,10 @@ fails loudly and is removed.
 
 The files are read back here as a user would, with ``torch.jit.load`` or onnxruntime alone, at a batch size
 neither the export nor its own check used. ONNX tests need the ``onnx`` extra: they skip without it, except
-under ``CI=true``, where a missing extra fails them (:func:`require_onnx_extra`).
+under ``CI=true``, where a missing extra fails them (:func:`require_onnx_extra`, ``conftest.require_module``).
 """
 import importlib.util
 import json
-import os
 import sys
 import warnings
 import zipfile
@@ -23,7 +22,7 @@ from bearer_gan.models import MODELS, apply_spectral_norm, build_from_spec, mode
 import bearer_gan.report.export as export_module
 from bearer_gan.report.export import (CHECK_BATCH, METADATA_KEY, ONNX_EXTRA, TRACE_BATCH, ExportCheckError,
                                       ExportError, export_generator, export_metadata, export_run, inference_copy)
-from conftest import load_script
+from conftest import load_script, require_module
 
 # (pair, image shape, classes, spectral norm): every pair of the package, each image size dcgan's plan covers
 # by a different route, conditional and spectral-norm runs.
@@ -46,13 +45,7 @@ READ_BATCH = 3  # neither TRACE_BATCH nor CHECK_BATCH: the batch axis must be fr
 def require_onnx_extra():
     """Skip the calling test when a package of the ``onnx`` extra is missing; under ``CI=true`` fail it instead,
     so that CI cannot pass by skipping every ONNX test."""
-    missing = [name for name in ONNX_EXTRA if importlib.util.find_spec(name) is None]
-    if not missing:
-        return
-    message = f"the onnx extra is missing ({', '.join(missing)}): pip install -e \".[onnx]\""
-    if os.environ.get('CI', '').lower() == 'true':
-        pytest.fail(f'{message}; CI must run the ONNX tests')
-    pytest.skip(message)
+    require_module(*ONNX_EXTRA, extra='onnx')
 
 
 def needs(format):

@@ -2,7 +2,6 @@
 
 Marked ``deployment`` (not in the default run): ``pytest -m deployment``.
 """
-import importlib.util
 import os
 import signal
 import time
@@ -12,10 +11,9 @@ import pytest
 from bearer_gan.federated import FederatedConfig, load_federated_checkpoint, read_history
 from bearer_gan.federated.deployment import (CONNECTION, DeploymentError, LocalDeployment, deployment_run_config,
                                              marked_processes)
+from conftest import needs, require_module
 
-pytestmark = [pytest.mark.deployment,
-              pytest.mark.skipif(importlib.util.find_spec('flwr') is None,
-                                 reason="Flower is not installed: pip install 'bearer_gan[federated]'")]
+pytestmark = [pytest.mark.deployment, needs(require_module, 'flwr', extra='federated')]
 
 
 def test_two_supernodes_run_one_round_a_failed_run_is_reported_and_no_process_is_left(tmp_path):

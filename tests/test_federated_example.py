@@ -1,5 +1,4 @@
 """examples/federated_gan.py end to end: a 2-owner simulation on Flower, its reruns and resume; bad input exits 2."""
-import importlib.util
 import os
 import shutil
 import signal
@@ -13,15 +12,13 @@ import imageio.v3 as iio
 import pytest
 
 from bearer_gan.federated import read_history
-from conftest import load_script
+from conftest import load_script, needs, require_module
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / 'examples' / 'federated_gan.py'
 SMALL = ('--owners', '2', '--rounds', '2', '--local-steps', '3', '--batch-size', '16', '--eval-samples', '100',
          '--split', 'classes-per-owner', '5', '--device', 'cpu')
-needs_simulation = pytest.mark.skipif(
-    importlib.util.find_spec('flwr') is None or importlib.util.find_spec('ray') is None,
-    reason="Flower's simulation runtime is not installed: pip install 'bearer_gan[federated-sim]'")
+needs_simulation = needs(require_module, 'flwr', 'ray', extra='federated-sim')  # Flower's simulation runtime
 
 
 example = load_script(EXAMPLE, 'federated_gan_example')

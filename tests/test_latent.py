@@ -16,7 +16,7 @@ from bearer_gan import (build_from_spec, generate, generate_from, grid_array, la
                         truncated_normal, walk_frames)
 from bearer_gan.cli import sample as sample_module
 from bearer_gan.evaluation import evaluate_generator
-from conftest import load_script
+from conftest import load_script, require
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENT = 16
@@ -220,10 +220,7 @@ def test_a_conditional_walk_has_a_row_per_walk_and_a_column_per_class(runs, tmp_
 
 
 def test_interpolate_writes_an_mp4_with_the_video_extra(runs, tmp_path):
-    if not sample_module._has_ffmpeg():
-        if os.environ.get('CI') == 'true':
-            pytest.fail('imageio-ffmpeg is not installed (the test extra installs it)')
-        pytest.skip("imageio-ffmpeg is not installed: pip install 'bearer_gan[video]'")
+    require(sample_module._has_ffmpeg, 'imageio-ffmpeg not installed: pip install -e ".[video]" (or ".[test]")')
     out = tmp_path / 'walk.mp4'
     run_cli(['sample', '--run', runs['plain'], '--interpolate', 2, '--frames', 5, '--out', out])
     frames = iio.imread(out, plugin='FFMPEG', index=None)

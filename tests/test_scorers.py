@@ -19,6 +19,7 @@ from bearer_gan import SaveModels, build_models, keys
 from bearer_gan.evaluation import FidEvaluator, evaluate_images, evaluate_run, fid, scorer_for
 from bearer_gan.evaluation.inception import InceptionFeatures, load_inception
 from bearer_gan.evaluation.scorers import Scorer, inception_scorer
+from conftest import require_module
 
 
 class StandInExtractor(nn.Module):
@@ -216,7 +217,8 @@ def test_without_the_extra_fid_is_skipped_with_one_warning(monkeypatch):
 
 
 def test_offline_fid_is_skipped_with_one_warning(monkeypatch):
-    extractor = pytest.importorskip('torch_fidelity.feature_extractor_inceptionv3')
+    require_module('torch_fidelity', extra='inception')
+    from torch_fidelity import feature_extractor_inceptionv3 as extractor
 
     def offline(*args, **kwargs):
         print('Downloading: ...', file=sys.stderr)  # as torch.hub does before it fails
@@ -230,7 +232,7 @@ def test_offline_fid_is_skipped_with_one_warning(monkeypatch):
 
 
 def test_load_inception_names_a_missing_weights_file(tmp_path):
-    pytest.importorskip('torch_fidelity')
+    require_module('torch_fidelity', extra='inception')
     with pytest.raises(Exception, match='could not be loaded'):
         load_inception(weights_path=str(tmp_path / 'missing.pth'))
 

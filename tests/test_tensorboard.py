@@ -4,10 +4,9 @@ import pytest
 import bearer_gan
 from bearer_gan.callbacks.tensorboard import tensorboard_available
 from bearer_gan.cli.train import main as train_main
-from conftest import batches, make_trial
+from conftest import batches, make_trial, needs, require
 
-pytestmark = pytest.mark.skipif(not tensorboard_available(),
-                                reason="tensorboard is not installed (pip install 'bearer_gan[tensorboard]')")
+pytestmark = needs(require, tensorboard_available, "tensorboard not installed: pip install -e \".[tensorboard]\"")
 
 
 def read_events(log_dir):
