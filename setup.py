@@ -27,7 +27,9 @@ setup(
         'scipy',  # matrix square root for the Frechet distance
     ],
     extras_require={
-        'test': ['pytest', 'hypothesis', 'imageio-ffmpeg'],  # imageio-ffmpeg: the .mp4 test runs in CI, not skipped
+        # imageio-ffmpeg: the .mp4 test runs in CI, not skipped; tensorboardX: the test that torchbearer's own
+        # TensorBoard callback works in a GAN trial (--tensorboard itself needs only the tensorboard extra)
+        'test': ['pytest', 'hypothesis', 'imageio-ffmpeg', 'tensorboardX'],
         'docs': ['sphinx', 'furo', 'sphinx-argparse'],  # sphinx-argparse: the CLI reference, from the parser
         'tensorboard': ['tensorboard'],  # --tensorboard: torch.utils.tensorboard writes through it
         # bearer-gan export --format onnx: the format, the runtime that checks the file, and what torch's
