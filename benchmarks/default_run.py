@@ -24,7 +24,7 @@ import torch
 from bearer_gan import RunConfig, evaluate_run
 from bearer_gan.recipe import make_batches, prepare_run, train
 from gan_bench.machine import load_average
-from gan_bench.provenance import ROOT, header
+from gan_bench.provenance import ROOT, commit, header
 
 #: The slow default-run test fails when a run's FID is above this many times the median measured here.
 SLOW_TEST_FACTOR = 1.25
@@ -54,7 +54,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_before = load_average()
+    load_before, measured_at = load_average(), commit()  # the code that trains, not the tree when it ends
     out_dir = args.out_dir or tempfile.mkdtemp(prefix='default_run.')
     rows = []
     for seed in args.seeds:
@@ -64,7 +64,7 @@ def main(argv=None):
     fids = [row['fid'] for row in rows]
     summary = {'median_fid': statistics.median(fids), 'min_fid': min(fids), 'max_fid': max(fids),
                'smallest_share': min(row['smallest_share'] for row in rows), 'slow_test_factor': SLOW_TEST_FACTOR}
-    head = header('cpu', load_before)
+    head = header('cpu', load_before, measured_at)
     lines = head + [
         f'threads: {torch.get_num_threads()}', '',
         'The default run (`bearer-gan train`, offline: --dataset mnist-5k), scored on 10,000 samples.', '',

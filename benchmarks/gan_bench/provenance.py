@@ -35,9 +35,10 @@ def command_line() -> str:
     return ' '.join(['python', shlex.quote(script)] + [shlex.quote(argument) for argument in sys.argv[1:]])
 
 
-def header(device: str = 'cpu', load_before: str = '') -> List[str]:
-    """The lines that head a measured file: the command, the commit, the machine, the load before and now."""
-    lines = [f'command: {command_line()}', f'commit: {commit()}', f'machine: {machine_name(device)}']
+def header(device: str = 'cpu', load_before: str = '', measured_at: str = '') -> List[str]:
+    """The lines that head a measured file: the command, the commit (``measured_at``, the one taken when the
+    measurement started, else now), the machine, the load before and now."""
+    lines = [f'command: {command_line()}', f'commit: {measured_at or commit()}', f'machine: {machine_name(device)}']
     if load_before:
         lines.append(f'load average (1, 5, 15 min) before: {load_before}; after: {load_average()}')
     else:
