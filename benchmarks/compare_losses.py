@@ -33,6 +33,7 @@ import bearer_gan
 from bearer_gan.config import DATASET_RECIPES, RunConfig
 from bearer_gan.recipe import make_batches, prepare_run, train
 from bearer_gan.evaluation import score_summary
+from gan_bench.provenance import commit  # benchmarks/ is on the path of its scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 LOSS_NAMES = tuple(bearer_gan.LOSSES)
@@ -175,7 +176,7 @@ def main(argv=None):
         args.steps = RunConfig().steps if args.targets else 3000
     if args.threads:
         torch.set_num_threads(args.threads)
-    log = [f'command: {" ".join([Path(sys.executable).name] + sys.argv)}',
+    log = [f'command: {" ".join([Path(sys.executable).name] + sys.argv)}', f'commit: {commit()}',
            f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; device {args.device}; '
            f'torch {torch.__version__}, {torch.get_num_threads()} threads',
            f'load average at start: {load_average()}']

@@ -30,6 +30,7 @@ import torch
 
 import bearer_gan
 from bearer_gan import distributed
+from gan_bench.provenance import commit  # benchmarks/ is on the path of its scripts
 
 MODELS = ('tutorial', 'mlp256')
 
@@ -111,7 +112,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    lines = [f'command: {shlex.join([sys.executable] + sys.argv)}',
+    lines = [f'command: {shlex.join([sys.executable] + sys.argv)}', f'commit: {commit()}',
              f'machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}; '
              f'load average at start: {load_average()}',
              f'{args.reps} repetitions x ({args.warmup} warm-up + {args.steps} timed) steps; median steps/s '

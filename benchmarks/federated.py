@@ -44,6 +44,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bearer_gan.federated import read_history  # noqa: E402
+from gan_bench.provenance import commit  # noqa: E402  (benchmarks/ is on the path of its scripts)
 
 EXAMPLE = ROOT / 'examples' / 'federated_gan.py'
 COLUMNS = ('setting', 'round', 'updates', 'fid', 'classes_covered', 'ema_fid', 'ema_classes_covered',
@@ -138,7 +139,7 @@ def main(argv=None):
     parser.add_argument('--fresh', action='store_true', help='train every setting again')
     args = parser.parse_args(argv)
     os.makedirs(args.static, exist_ok=True)
-    load = os.getloadavg()
+    load, measured_at = os.getloadavg(), commit()  # the commit the measurement started from
     print(f'{" ".join(sys.argv)}\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, '
           f'load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}', flush=True)
     updates_per_round = args.owners * args.local_steps
@@ -161,6 +162,7 @@ def main(argv=None):
     shares = {name: [round(rows[-1][f'share_{digit}'], 4) for digit in range(10)] for name, rows in histories.items()}
     with open(os.path.join(args.static, 'federated.json'), 'w') as handle:
         json.dump({'command': ' '.join(['python', 'benchmarks/federated.py', *(argv or sys.argv[1:])]),
+                   'commit': measured_at,
                    'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs',
                    'load_average_at_start': load, 'rounds': args.rounds, 'owners': args.owners,
                    'local_steps': args.local_steps, 'eval_samples': args.eval_samples, 'seed': args.seed,

@@ -38,6 +38,7 @@ from PIL import Image
 
 import bearer_gan
 from gan_bench.machine import load_average, machine_name
+from gan_bench.provenance import commit
 
 MEMORY_CASES = ('baseline', 'cifar10', 'folder-first', 'folder-cached', 'folder-streamed')
 
@@ -224,6 +225,7 @@ def main(argv=None):
         report.append(line)
 
     emit('command: ' + shlex.join([sys.executable] + sys.argv))
+    emit(f'commit: {commit()}')
     emit(f'machine: {machine_name("cpu")}; torch {torch.__version__}, python {platform.python_version()}')
     emit(f'load average at start: {load_average()} (other work on the machine slows the wall-clock rates; '
          'the CPU-time rates are the fairer comparison on a busy machine)')

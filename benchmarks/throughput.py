@@ -124,6 +124,7 @@ from bearer_gan import flags  # noqa: E402
 from gan_bench.ceiling import matmul_flops_per_second, replay_seconds, trace_step  # noqa: E402
 from gan_bench.machine import load_average, machine_name, memory_kind, peak_memory, probe_memory  # noqa: E402
 from gan_bench.profiling import profile_report  # noqa: E402
+from gan_bench.provenance import commit  # noqa: E402
 from gan_bench.setups import BETAS, LR, MNIST_SHAPE, Setup  # noqa: E402
 from gan_bench.tables import main_table, ratio_line, scaling_tables  # noqa: E402
 from gan_bench.variants import VARIANTS, default_cycle, measure  # noqa: E402
@@ -211,6 +212,7 @@ def main(argv=None):
         return
 
     emit('command: ' + shlex.join([sys.executable] + sys.argv))
+    emit(f'commit: {commit()}')
     if args.profile:
         emit(f'machine: {machine_name(device)}; device {device}; torch {torch.__version__}, threads '
              f'{torch.get_num_threads()}; model {args.model}, batch {args.batch_size}, (d) in {args.precision}'

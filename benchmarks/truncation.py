@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,22 +30,10 @@ from bearer_gan import load_generator
 from bearer_gan.evaluation import evaluate_generator, read_run_config, scorer_for
 from bearer_gan.evaluation.evaluate import default_reference_images
 from gan_bench.machine import load_average, machine_name
+from gan_bench.provenance import ROOT, commit
 
-ROOT = Path(__file__).resolve().parents[1]
 TRUNCATIONS = (None, 2.0, 1.5, 1.0, 0.7, 0.5, 0.25)
 SKIPPED = ('n', 'latent_dim')  # bookkeeping, the same in every row (the header says them)
-
-
-def commit() -> str:
-    """``git rev-parse --short HEAD``, with ``-dirty`` when tracked files have changes; ``unknown`` outside git."""
-    try:
-        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
-    return head + ('-dirty' if dirty else '')
 
 
 def sha256(path: Path) -> str:
