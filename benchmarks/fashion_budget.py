@@ -126,11 +126,19 @@ def flag_text(name: str, value) -> str:
     return (flag if value else f'--no-{flag[2:]}') if isinstance(value, bool) else f'{flag} {value}'
 
 
+#: What ``bearer-gan train --dataset fashion-mnist`` gives each shown field when no flag does: its declared default,
+#: or Fashion-MNIST's own recipe (``DATASET_RECIPES``).
+ON_DATASET = dict(SHOWN, **{name: value for name, value in DATASET_RECIPES[DATASET].items() if name in SHOWN})
+
+
 def shown_flags(config: Mapping) -> str:
-    """The flags of ``config`` (a run's ``config.json``, :meth:`RunConfig.to_dict`) that differ from the
-    defaults, the settings that make the recipe; older runs lack newer fields, which count as defaults."""
-    return ' '.join(flag_text(name, config[name]) for name, default in SHOWN.items()
-                    if config.get(name, default) != default) or '(MNIST defaults)'
+    """The complete flags that, after ``bearer-gan train --dataset fashion-mnist``, train the run of ``config`` (a
+    run's ``config.json``, :meth:`RunConfig.to_dict`): its values that differ from :data:`ON_DATASET`, so that a
+    row copied from the table trains that row's recipe. Older runs lack newer fields, which count as their
+    declared defaults."""
+    values = {name: config.get(name, default) for name, default in SHOWN.items()}
+    return ' '.join(flag_text(name, values[name]) for name, given in ON_DATASET.items()
+                    if values[name] != given) or "(Fashion-MNIST's defaults)"
 
 
 def recipe_config(values: Mapping, out: str, data_dir: str, steps: int) -> RunConfig:
