@@ -282,7 +282,7 @@ def test_the_truncation_benchmark_writes_every_numeric_score_under_its_header(ru
     class Spread:  # numbers, a flag, a name and a list, as evaluate_generator's dict has them
         num_classes = None
 
-        def score(self, images, labels, batch_size):
+        def score(self, images, labels, batch_size, compare=True):
             return {'spread': images.std(0).mean().item(), 'n': len(images), 'fid': None, 'scorer': 'spread',
                     'classes_covered': 3, 'class_shares': [0.5, 0.25, 0.25], 'skipped': False}
 
