@@ -149,3 +149,19 @@ def test_a_missing_extra_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypat
     assert exit_info.value.code == 2 and len(stderr.strip().splitlines()) == 1, stderr
     assert f"pip install 'bearer_gan[{extra}]'" in stderr
     assert not (tmp_path / 'run').exists()
+
+
+@needs_simulation
+def test_a_ctrl_c_swallowed_inside_the_simulation_still_stops_the_run():
+    """The interrupt reaches Ray's driver and Flower's threads too, and a shutdown path may swallow the
+    KeyboardInterrupt: run_simulation notes the signal itself, stops the ServerApp and raises it afterwards."""
+    import threading
+    from bearer_gan.federated.app import _interrupts_noted
+    stop, interrupted, before = threading.Event(), threading.Event(), signal.getsignal(signal.SIGINT)
+    with _interrupts_noted(stop, interrupted):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass  # swallowed, as a simulation's shutdown may
+    assert interrupted.is_set() and stop.is_set() and signal.getsignal(signal.SIGINT) is before

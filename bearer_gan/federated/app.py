@@ -17,7 +17,9 @@ Two ways to run it: :func:`run_simulation` (Flower's simulation runtime, one pro
 deployment of separate SuperLink and SuperNode processes (:mod:`bearer_gan.federated.deployment`,
 which submits this app with ``flwr run``).
 """
+import contextlib
 import os
+import signal
 import threading
 import time
 from typing import Iterable, Optional
@@ -199,12 +201,41 @@ def run_simulation(config: FederatedConfig, resume: bool = False, verbose: bool 
     backend_config = {'client_resources': {'num_cpus': 1, 'num_gpus': gpus},
                       'init_args': {'num_cpus': cpus, 'include_dashboard': False,
                                     'logging_level': 'INFO' if verbose else 'ERROR'}}
-    stop = threading.Event()
-    try:
-        flower_simulation(server_app=make_server_app(server, stop), client_app=client_app,
-                          num_supernodes=config.nodes, backend_config=backend_config, verbose_logging=verbose)
-    except BaseException:
-        stop.set()  # the ServerApp thread ends at its next check instead of waiting for stopped owners
-        raise
+    stop, interrupted = threading.Event(), threading.Event()
+    with _interrupts_noted(stop, interrupted):
+        try:
+            flower_simulation(server_app=make_server_app(server, stop), client_app=client_app,
+                              num_supernodes=config.nodes, backend_config=backend_config, verbose_logging=verbose)
+        except BaseException:
+            stop.set()  # the ServerApp thread ends at its next check instead of waiting for stopped owners
+            raise
+    if interrupted.is_set():  # a Ctrl-C that the simulation's shutdown swallowed is still a Ctrl-C
+        raise KeyboardInterrupt
     return server
+
+
+@contextlib.contextmanager
+def _interrupts_noted(stop: threading.Event, interrupted: threading.Event):
+    """While the simulation runs, a SIGINT also sets ``stop`` and ``interrupted`` before it raises
+    :class:`KeyboardInterrupt` as usual. The interrupt reaches Ray's driver and Flower's threads too, and
+    depending on where the main thread is, their shutdown can end the simulation without it: the flag
+    keeps it. Outside the main thread (where no handler can be set) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        interrupted.set()
+        stop.set()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 # docs: end simulation
