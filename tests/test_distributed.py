@@ -414,7 +414,7 @@ def test_the_package_keeps_every_name_of_the_old_module_and_each_module_says_why
            'active', 'rank', 'world_size', 'is_main_process', 'check_global_batch', 'start', 'stop', 'barrier',
            'one_rank_first', 'check_same', 'global_draws', 'data_parallel', 'synchronise_step', 'fingerprint',
            'check_replicas', 'lost_ranks', 'guarded'}
-    assert old | {'main_process_only', 'process_group'} == set(distributed.__all__)
+    assert old | {'main_process_only', 'process_group', 'sum_across_ranks', 'from_main_process'} == set(distributed.__all__)
     assert all(hasattr(distributed, name) for name in distributed.__all__)
     for path in (ROOT / 'bearer_gan' / 'distributed').glob('*.py'):
         module = importlib.import_module(f'bearer_gan.distributed.{path.stem}'.removesuffix('.__init__'))

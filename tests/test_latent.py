@@ -90,7 +90,7 @@ def test_evaluate_generator_draws_truncated_noise():
     class Spread:  # a scorer that reports how varied the images are
         num_classes = None
 
-        def score(self, images, labels, batch_size):
+        def score(self, images, labels, batch_size, compare=True):
             return {'spread': images.std(0).mean().item(), 'images': images}
 
     generator, _ = tiny_generator()
