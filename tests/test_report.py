@@ -142,22 +142,16 @@ def test_compare_draws_every_run_on_the_same_noise(run, tmp_path):
         str(run / REPORT), str(other / REPORT)]
 
 
-def rejected(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(argv)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
-    return err
-
-
 def test_report_command(run, tmp_path, capsys):
+    from test_cli import rejected  # one line on stderr, exit code 2, no traceback
     (run / REPORT).unlink()
     cli_main(['report', str(run)])
     assert (run / REPORT).is_file()
-    assert 'holds no bearer_gan run' in rejected(['report', str(tmp_path)], capsys)
-    assert 'must name an .html file' in rejected(['report', str(run), '--out', str(tmp_path / 'x.txt')], capsys)
-    assert 'must name an .html file' in rejected(['report', str(run), '--out', str(tmp_path)], capsys)
-    assert 'nowhere' in rejected(['report', str(tmp_path / 'nowhere')], capsys)
+    assert 'holds no bearer_gan run' in rejected(cli_main, ['report', str(tmp_path)], capsys)
+    assert 'must name an .html file' in rejected(cli_main, ['report', str(run), '--out', str(tmp_path / 'x.txt')],
+                                                 capsys)
+    assert 'must name an .html file' in rejected(cli_main, ['report', str(run), '--out', str(tmp_path)], capsys)
+    assert 'nowhere' in rejected(cli_main, ['report', str(tmp_path / 'nowhere')], capsys)
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 

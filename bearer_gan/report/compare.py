@@ -18,7 +18,7 @@ from ..callbacks.saving import GeneratorFileError, load_generator
 from ..files import atomic_path
 from ..sampling import class_rows, generate, save_grid
 from . import html
-from .charts import overlay_chart
+from .charts import MAX_POINTS, overlay_chart
 from .facts import RunFacts, read_run
 from .page import REPORT, SCORE_ORDER, version
 
@@ -56,7 +56,7 @@ def _smoothed(facts: RunFacts, column: str):
     window = max(1, min(WINDOW, len(values)))
     smooth = np.convolve(values, np.ones(window) / window, mode='valid')
     steps = np.asarray(facts.column(facts.columns[0]))[window - 1:]
-    stride = max(1, math.ceil(len(smooth) / 750))
+    stride = max(1, math.ceil(len(smooth) / MAX_POINTS))
     return steps[::stride], smooth[::stride]
 
 
