@@ -1,0 +1,104 @@
+"""Run one quality comparison of the docs under the measurement protocol (:mod:`gan_bench.protocol`).
+
+Every recipe of the comparison is calibrated in this invocation, trains the same CPU-time budget
+(seconds of one core) with each seed, and is scored on 10,000 samples; the table of medians and
+ranges goes to ``docs/_static/NAME.txt`` (with ``NAME.json`` and a grid per recipe under
+``docs/_static/img/NAME/``), headed by this command, the commit, the machine and its load.
+
+    python benchmarks/protocol.py data-efficiency                      # Fashion-MNIST 100/20/10% x augmentation
+    python benchmarks/protocol.py data-efficiency --fractions 10 --budget 240   # only the 10% row
+    python benchmarks/protocol.py mnist-augment                        # the default run's augmentation policies
+    python benchmarks/protocol.py mnist-augment --budget 20 --seeds 0 --samples 500 --report /tmp/look   # a quick look
+
+Comparisons (``--list`` prints their recipes):
+
+* ``data-efficiency``: Fashion-MNIST's own recipe on 100%, 20% and 10% of its 60,000 training
+  images (``--max-images``), with no augmentation, ``diffaugment`` and ``ada``;
+* ``mnist-augment``: the default run (``mnist-5k``) with no augmentation and with each augmentation
+  policy, the comparison that picks the default policy.
+"""
+import argparse
+import os
+import sys
+from typing import Dict, List
+
+import torch
+
+from gan_bench.protocol import Recipe, measure, write_report  # benchmarks/ is on the path of its scripts
+from gan_bench.provenance import ROOT
+
+FASHION = dict(dataset='fashion-mnist', data_dir='/usr/share/datasets/fashion-mnist')
+FASHION_IMAGES = 60000
+FRACTIONS = (100, 20, 10)
+AUGMENTATIONS = {'none': None, 'diffaugment': 'diffaugment', 'ada': 'ada'}
+
+
+def data_efficiency(fractions=FRACTIONS) -> List[Recipe]:
+    """Fashion-MNIST at each percentage of its training images, with each augmentation."""
+    recipes = []
+    for fraction in fractions:
+        subset = {} if fraction == 100 else {'max_images': FASHION_IMAGES * fraction // 100}
+        for name, augment in AUGMENTATIONS.items():
+            recipes.append(Recipe(f'fashion-{fraction}%-{name}', dict(FASHION, augment=augment, **subset)))
+    return recipes
+
+
+def mnist_augment() -> List[Recipe]:
+    """The default run without augmentation and with each policy of :mod:`bearer_gan.augment`."""
+    policies = ('diffaugment:translation', 'diffaugment:translation,cutout', 'diffaugment:translation,color',
+                'ada:translation')
+    return [Recipe('none', {})] + [Recipe(policy.replace(':', '-').replace(',', '+'), {'augment': policy})
+                                   for policy in policies]
+
+
+COMPARISONS = {
+    'data-efficiency': ('Fashion-MNIST on part of its training images, with and without augmentation.',
+                        data_efficiency),
+    'mnist-augment': ('The default run (mnist-5k) without augmentation and with each policy.', mnist_augment),
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('comparison', choices=list(COMPARISONS))
+    parser.add_argument('--budget', type=float, default=600.0, help="CPU seconds of one core per run (default 600)")
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--samples', type=int, default=10000, help='generated images scored per run')
+    parser.add_argument('--fractions', type=int, nargs='+', choices=FRACTIONS,
+                        help='data-efficiency only: the percentages of the images to train on (default: all)')
+    parser.add_argument('--recipes', nargs='+', metavar='NAME',
+                        help="only these of the comparison's recipes (--list names them); the table is then theirs")
+    parser.add_argument('--calibration-steps', type=int, default=150,
+                        help='steps of each calibration run (3 per recipe; the first 20 are not timed)')
+    parser.add_argument('--threads', type=int, help="torch threads for training (default: torch's own)")
+    parser.add_argument('--runs', help='folder for the runs (default: runs/protocol/COMPARISON)')
+    parser.add_argument('--report', help='writes REPORT.txt, REPORT.json and img/ (default: docs/_static/NAME, '
+                                         'NAME being the comparison and its --fractions)')
+    parser.add_argument('--list', action='store_true', help="print the comparison's recipes and stop")
+    args = parser.parse_args(argv)
+    if args.fractions and args.comparison != 'data-efficiency':
+        parser.error('--fractions applies to data-efficiency only')
+    if args.budget <= 0 or args.samples < 2 or args.calibration_steps < 22:
+        parser.error('--budget must be positive, --samples at least 2 and --calibration-steps at least 22')
+    title, build = COMPARISONS[args.comparison]
+    recipes = build(tuple(args.fractions)) if args.fractions else build()
+    unknown = sorted(set(args.recipes or ()) - {recipe.name for recipe in recipes})
+    if unknown:
+        parser.error(f"{args.comparison} has no recipe {', '.join(unknown)}: --list names them")
+    recipes = [recipe for recipe in recipes if args.recipes is None or recipe.name in args.recipes]
+    if args.list:
+        for recipe in recipes:
+            print(f'{recipe.name}: {recipe.values}')
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.comparison.replace('-', '_') + ''.join(f'_{fraction}' for fraction in args.fractions or ())
+    report = args.report or str(ROOT / 'docs' / '_static' / name)
+    runs = args.runs or os.path.join('runs', 'protocol', name)
+    result = measure(recipes, args.budget, args.seeds, runs, args.samples, args.calibration_steps)
+    print('\n'.join(write_report(result, report, title)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
