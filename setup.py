@@ -37,8 +37,9 @@ setup(
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
         'video': ['imageio-ffmpeg'],  # bearer-gan sample --interpolate --out walk.mp4: imageio's ffmpeg plugin
         'inception': ['torch-fidelity>=0.4'],  # Inception-v3 FID for data sets without a shipped classifier
-        # federated training on Flower (bearer_gan.federated); the core never imports flwr
-        'federated': ['flwr>=1.42,<1.43'],
+        # federated training on Flower (bearer_gan.federated); the core never imports flwr; cryptography: a
+        # deployment's TLS certificates and SuperNode keys (bearer_gan.federated.credentials)
+        'federated': ['flwr>=1.42,<1.43', 'cryptography>=42'],
         # Flower's simulation runtime (one process, Ray actors as data owners)
         'federated-sim': ['flwr[simulation]>=1.42,<1.43'],
     },

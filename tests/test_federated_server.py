@@ -13,6 +13,7 @@ import bearer_gan
 from bearer_gan.config import RunConfig
 from bearer_gan.federated import (RECIPE_FIELDS, FederatedConfig, FederatedServer, RoundConfig,
                                   load_federated_checkpoint, read_history, split_indices, train_round, weighted_average)
+from bearer_gan.federated.config import UNSET_AS_ZERO
 from bearer_gan.federated.server import HISTORY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +143,7 @@ def test_a_federation_trains_bearer_gan_trains_default_recipe():
     for name in RECIPE_FIELDS:
         if name != 'dataset':
             default = RunConfig.__dataclass_fields__[name].default
-            assert getattr(federation, name) == (0 if default is None else default), name
+            assert getattr(federation, name) == (UNSET_AS_ZERO[name] if default is None else default), name
     assert federation.recipe('cpu') == RunConfig(dataset='mnist-5k', device='cpu')
     assert RoundConfig().local_steps == federation.local_steps and federation.noise_size == 100
 

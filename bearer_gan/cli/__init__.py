@@ -8,5 +8,6 @@ run is built by :mod:`bearer_gan.recipe`.
 * :mod:`~bearer_gan.cli.sample`: ``sample``: images, latent walks, truncation.
 * :mod:`~bearer_gan.cli.tools`: ``evaluate``, and reading a run's generator for both.
 * :mod:`~bearer_gan.cli.export`: ``export``: the generator as a TorchScript or ONNX file.
+* :mod:`~bearer_gan.cli.federate`: ``federate``: a federation on Flower, as ``examples/federated_gan.py``.
 * :mod:`~bearer_gan.cli.main`: the ``bearer-gan`` command.
 """

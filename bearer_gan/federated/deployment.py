@@ -3,18 +3,25 @@
 Unlike the simulation (one process, Ray actors), this runs Flower's own long-running services
 over its network API, as a federation across machines would, only on ``127.0.0.1``:
 
-1. ``flower-superlink --insecure --disable-runtime-dependency-installation`` on a free port; it
-   serves the Fleet, Control and runtime APIs on that one port (Flower 1.42) and launches a
-   SuperExec that starts the ``ServerApp`` of each run.
-2. ``flower-supernode --insecure --superlink 127.0.0.1:PORT --node-config "partition-id=i
-   num-partitions=N"``, one per owner, each with its own free runtime port; the node config tells
-   the ``ClientApp`` which shard is its own.
-3. ``flwr run APP CONNECTION --run-config ... --format json`` submits the app
+1. Credentials, fresh for this deployment, in ``LOG_DIR/credentials``
+   (:mod:`~bearer_gan.federated.credentials`): a CA, the SuperLink's certificate signed by it, and
+   one key pair per SuperNode.
+2. ``flower-superlink --ssl-ca-certfile ... --ssl-certfile ... --ssl-keyfile ...
+   --enable-supernode-auth --disable-runtime-dependency-installation`` on a free port; it serves
+   the Fleet, Control and runtime APIs on that one port over TLS (Flower 1.42) and launches a
+   SuperExec that starts the ``ServerApp`` of each run. ``flwr supernode register`` then registers
+   each SuperNode's public key: no other SuperNode is admitted.
+3. ``flower-supernode --root-certificates CA --auth-supernode-private-key KEY --superlink
+   127.0.0.1:PORT --node-config "partition-id=i num-partitions=N"``, one per owner, each with its
+   own free runtime port; the node config tells the ``ClientApp`` which shard is its own.
+4. ``flwr run APP CONNECTION --run-config ... --format json`` submits the app
    (``bearer_gan/federated/flower_app``) to a SuperLink connection written into a private
-   ``FLWR_HOME``; it returns as soon as the run is *submitted*.
-4. ``flwr ls CONNECTION --run-id ID --format json`` is polled until the run's status is
+   ``FLWR_HOME`` (with ``root-certificates``, the CA); it returns as soon as the run is *submitted*.
+5. ``flwr ls CONNECTION --run-id ID --format json`` is polled until the run's status is
    ``finished:...``: ``flwr run`` exits 0 even for a run that later fails, so only this status
    says whether it ``completed``.
+
+``secure=False`` runs all of it in plaintext (``--insecure``) and admits any SuperNode, with a warning.
 
 Offline: runtime dependency installation is off (SuperNodes only install with an explicit
 ``--allow-runtime-dependency-installation``; the SuperLink needs the flag above), so every
@@ -37,13 +44,17 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+from bearer_gan.files import write_json
 
 from .config import FederatedConfig
+from .credentials import Credentials, make_credentials, superlink_args, supernode_args
 
 __all__ = ['APP_DIR', 'DeploymentError', 'LocalDeployment', 'deployment_run_config', 'marked_processes',
-           'run_deployment']
+           'record_security', 'run_deployment']
 
 #: The Flower app ``flwr run`` submits: a ``pyproject.toml`` naming ``bearer_gan.federated.app``'s components.
 APP_DIR = Path(__file__).parent / 'flower_app'
@@ -109,16 +120,21 @@ class LocalDeployment:
 
     Args:
         nodes: SuperNodes to start; node ``i`` gets ``partition-id=i num-partitions=nodes``.
-        log_dir: folder for each process's output (``superlink.log``, ``supernode-<i>.log``) and,
-            once a run has finished, its own log (``run.log``).
+        log_dir: folder for each process's output (``superlink.log``, ``supernode-<i>.log``), the
+            credentials (``credentials/``, made afresh on every start) and, once a run has finished, its own
+            log (``run.log``).
         bin_dir: folder of the Flower executables; that of the running Python when None.
         startup_timeout: seconds to wait for the SuperLink to listen.
         log: called with progress lines.
+        secure: TLS on every connection and only the registered SuperNodes admitted; False: plaintext, any
+            SuperNode admitted (``--insecure``), with a warning.
     """
 
     def __init__(self, nodes: int, log_dir: str, bin_dir: Optional[str] = None, startup_timeout: float = 120.0,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, secure: bool = True):
         self.nodes, self.log_dir, self.startup_timeout, self.log = nodes, log_dir, startup_timeout, log
+        self.secure = secure
+        self.credentials: Optional[Credentials] = None
         self.bin_dir = bin_dir or os.path.dirname(sys.executable)
         self.marker = uuid.uuid4().hex
         self.children: List[subprocess.Popen] = []
@@ -156,22 +172,45 @@ class LocalDeployment:
 
     # docs: start
     def start(self) -> None:
-        """Start the SuperLink, wait until it listens, then start the SuperNodes."""
+        """Make the credentials, start the SuperLink, wait until it listens, register the SuperNodes' public
+        keys, then start the SuperNodes."""
         os.makedirs(self.log_dir, exist_ok=True)
         self._home = tempfile.TemporaryDirectory(prefix='bearer-gan-flwr-home-')
         self.port = _free_port()
+        if self.secure:
+            shutil.rmtree(os.path.join(self.log_dir, 'credentials'), ignore_errors=True)  # a previous start's
+            self.credentials = make_credentials(os.path.join(self.log_dir, 'credentials'), self.nodes)
+            transport = f'root-certificates = "{self.credentials.ca_cert}"'
+        else:
+            warnings.warn('insecure deployment: plaintext connections, and any SuperNode that reaches the SuperLink '
+                          'may join', stacklevel=2)
+            transport = 'insecure = true'
         Path(self._home.name, 'config.toml').write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n'
-            f'[superlink.{CONNECTION}]\naddress = "127.0.0.1:{self.port}"\ninsecure = true\n')
-        superlink = self._launch('superlink', 'flower-superlink', '--insecure', '--disable-runtime-dependency-installation',
+            f'[superlink.{CONNECTION}]\naddress = "127.0.0.1:{self.port}"\n{transport}\n')
+        tls = superlink_args(self.credentials) if self.secure else ('--insecure',)
+        superlink = self._launch('superlink', 'flower-superlink', *tls, '--disable-runtime-dependency-installation',
                                  '--host', '127.0.0.1', '--port', str(self.port))
         self._wait_for_port(superlink)
         for node in range(self.nodes):
-            self._launch(f'supernode-{node}', 'flower-supernode', '--insecure', '--superlink', f'127.0.0.1:{self.port}',
-                         '--node-config', f'partition-id={node} num-partitions={self.nodes}',
-                         '--host', '127.0.0.1', '--port', str(_free_port()))
-        self.log(f'SuperLink on 127.0.0.1:{self.port} and {self.nodes} SuperNodes started; logs in {self.log_dir}')
+            if self.secure:
+                self.flwr('supernode', 'register', self.credentials.node_keys[node][1], CONNECTION, timeout=120)
+            self.launch_supernode(node)
+        self.log(f'SuperLink on 127.0.0.1:{self.port} and {self.nodes} SuperNodes started '
+                 f"({'TLS, registered SuperNodes only' if self.secure else 'insecure'}); logs in {self.log_dir}")
     # docs: end start
+
+    def launch_supernode(self, node: int, *extra: str, name: Optional[str] = None,
+                         security: Optional[Sequence[str]] = None) -> subprocess.Popen:
+        """Start a SuperNode for partition ``node`` with ``extra`` flags, logging to ``name`` (``supernode-<node>``).
+
+        ``security`` replaces its TLS and key flags (by default the CA and node ``node``'s key, or ``--insecure``)."""
+        if security is None:
+            security = supernode_args(self.credentials, node) if self.secure else ['--insecure']
+        return self._launch(name or f'supernode-{node}', 'flower-supernode', *security, *extra,
+                            '--superlink', f'127.0.0.1:{self.port}',
+                            '--node-config', f'partition-id={node} num-partitions={self.nodes}',
+                            '--host', '127.0.0.1', '--port', str(_free_port()))
 
     def _wait_for_port(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -279,17 +318,32 @@ class LocalDeployment:
         return marked_processes(self.marker) if self._home is not None else []
 
 
+def record_security(out: str, secure: bool) -> None:
+    """Add how the run was reached, ``tls`` and ``node_authentication``, to the ``config.json`` its ``ServerApp``
+    wrote into ``out`` (which knows nothing of it); nothing when there is none yet."""
+    path = os.path.join(out, 'config.json')
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return
+    write_json(path, dict(values, tls=secure, node_authentication=secure))
+
+
 def run_deployment(config: FederatedConfig, resume: bool = False, timeout: float = 24 * 3600,
-                   log: Callable[[str], None] = print) -> dict:
+                   log: Callable[[str], None] = print, secure: bool = True) -> dict:
     """Run a federation as a local deployment: start it, submit the app, wait for the run, stop everything.
 
-    The processes' logs go to ``config.out/deployment``. Returns the run's ``flwr ls`` entry.
+    The processes' logs and the credentials go to ``config.out/deployment``; ``config.json`` records
+    ``secure`` as ``tls`` and ``node_authentication``. Returns the run's ``flwr ls`` entry.
 
     Raises:
         DeploymentError: when a process does not start, the run fails or times out.
     """
     log_dir = os.path.join(os.path.abspath(config.out), 'deployment')
-    with LocalDeployment(config.nodes, log_dir, log=log) as deployment:
+    with LocalDeployment(config.nodes, log_dir, log=log, secure=secure) as deployment:
         run_id = deployment.submit(deployment_run_config(config, resume))
         log(f'submitted run {run_id}; polling its status with flwr ls')
-        return deployment.wait(run_id, timeout)
+        try:
+            return deployment.wait(run_id, timeout)
+        finally:
+            record_security(os.path.abspath(config.out), secure)

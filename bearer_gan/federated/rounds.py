@@ -34,12 +34,14 @@ import torchbearer
 from torch import nn
 
 from bearer_gan import keys
+from bearer_gan.callbacks import AdaptiveAugment
 from bearer_gan.config import ConfigError, RunConfig
 from bearer_gan.data import ImageData, dataset_batches
-from bearer_gan.recipe import build_trial, make_data, make_spec
+from bearer_gan.recipe import build_trial, make_augmentation, make_data, make_spec
 from bearer_gan.trial import run_gan
 
 from .config import FederatedConfig, recipe_from_flower
+from .drill import corrupt_reply, parse_drill
 from .split import owner_shard, parse_split
 
 __all__ = ['Weights', 'Shard', 'RoundConfig', 'RoundResult', 'owner_seed', 'pack_weights', 'unpack_weights',
@@ -50,6 +52,7 @@ __all__ = ['Weights', 'Shard', 'RoundConfig', 'RoundResult', 'owner_seed', 'pack
 Weights = Dict[str, torch.Tensor]
 NETWORKS = ('generator', 'discriminator')
 RNG = 'rng'
+ADA = 'ada'  # an owner's ADA state between its rounds: p, then its counts of real images judged real and seen
 
 #: An owner's images: an :class:`~bearer_gan.data.ImageData` (``uint8`` ``(N, C, H, W)``, labels, class
 #: names), or ``(images, labels)`` of MNIST digits as :func:`~bearer_gan.data.load_mnist` returns them.
@@ -104,11 +107,12 @@ class RoundResult:
 
     Attributes:
         weights: the trained networks (:data:`Weights`), to send to the server.
-        metrics: plain numbers: ``num-examples`` (the shard size, FedAvg's weight), ``steps``,
+        metrics: plain numbers: ``owner`` (its number), ``num-examples`` (the shard size, FedAvg's weight), ``steps``,
             ``g_loss``, ``d_loss``, ``d_x``, ``d_g_z`` (means over the round's steps) and
             ``train_seconds``.
         local_state: what stays with the owner (Adam moments of both networks, noise generator
-            state), a flat tensor mapping to pass to the next round.
+            state, and with ``--augment ada`` its ADA ``p`` under ``'ada'``), a flat tensor mapping to pass to
+            the next round.
     """
     weights: Weights
     metrics: Dict[str, float]
@@ -222,7 +226,12 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
     cuda_devices = range(torch.cuda.device_count()) if device.type == 'cuda' or torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=list(cuda_devices)):
         # the recipe's seeded networks and optimizers; the global weights replace the networks' values
-        trial = build_trial(recipe, make_spec(recipe, data), run_callbacks=False, quiet=True)
+        augmentation = make_augmentation(recipe)  # --augment, as bearer-gan train's; ADA's p is this owner's own
+        for callback in augmentation:
+            if ADA in local_state and isinstance(callback, AdaptiveAugment):
+                ada = local_state[ADA].tolist()
+                callback.load_state_dict({'p': ada[0], 'counts': ada[1:]})
+        trial = build_trial(recipe, make_spec(recipe, data), augmentation, run_callbacks=False, quiet=True)
         generator, discriminator = trial.state[torchbearer.MODEL], trial.state[keys.DISCRIMINATOR]
         optimizers = (trial.state[keys.GENERATOR_OPTIMIZER], trial.state[keys.DISCRIMINATOR_OPTIMIZER])
         unpack_weights(weights, generator, discriminator)
@@ -237,10 +246,14 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
         _set_rng_state(device, noise_state)  # last: what the noise draws depends only on this state
         history = run_gan(trial, batches, config.local_steps)
         noise_state = _rng_state(device)
-    metrics = {'num-examples': len(data), 'steps': config.local_steps,
+    metrics = {'owner': config.owner, 'num-examples': len(data), 'steps': config.local_steps,
                **{key: float(history[-1][key]) for key in ('g_loss', 'd_loss', 'd_x', 'd_g_z')},
                'train_seconds': time.perf_counter() - start}
     local = {RNG: noise_state.cpu().clone()}
+    for callback in augmentation:
+        if isinstance(callback, AdaptiveAugment):
+            ada = callback.state_dict()
+            local[ADA] = torch.tensor([ada['p'], *ada['counts']], dtype=torch.float64)
     for name, optimizer in zip(NETWORKS, optimizers):
         local.update(optimizer_tensors(optimizer, f'{name}_optimizer'))
     return RoundResult(pack_weights(generator, discriminator), metrics, local)
@@ -284,6 +297,9 @@ def node_round(config: Mapping[str, object], node_config: Mapping[str, object], 
         weights: the global networks.
         local_state: what this node kept from its previous round, or None. With
             ``optimizer-state`` ``reset`` its Adam moments are dropped first.
+
+    With ``drill-faulty-owner`` naming this owner (a rehearsal, :mod:`~bearer_gan.federated.drill`), the
+    trained networks are spoilt before they are returned.
     """
     owner = int(node_config['partition-id'])
     round_config = RoundConfig.from_mapping(config, owner=owner, server_round=int(config['server-round']),
@@ -294,4 +310,8 @@ def node_round(config: Mapping[str, object], node_config: Mapping[str, object], 
     local = dict(local_state or {})
     if config['optimizer-state'] == 'reset':
         local = without_optimizer_state(local)  # a fresh Adam each round; the noise generator goes on
-    return train_round(weights, round_config, shard, local)
+    result = train_round(weights, round_config, shard, local)
+    drill = parse_drill(str(config.get('drill-faulty-owner', '')), int(config['owners']))
+    if drill is not None and drill[0] == owner:
+        result = RoundResult(corrupt_reply(result.weights, weights, drill[1]), result.metrics, result.local_state)
+    return result

@@ -2,7 +2,8 @@
 
 :class:`FederatedServer` holds the global generator and discriminator, averages the owners'
 networks each round (:func:`~bearer_gan.federated.aggregate.weighted_average`, weighted by shard
-size), keeps a moving average of the global generator across rounds (the project's
+size; a :class:`~bearer_gan.federated.server_optimizer.ServerOptimizer` steps towards that average),
+keeps a moving average of the global generator across rounds (the project's
 :class:`~bearer_gan.callbacks.GeneratorEMA`, updated once per round), and after every round:
 
 * scores the global generator and its average with the project's classifier (FID against the
@@ -37,9 +38,11 @@ from bearer_gan.recipe import make_models, make_spec
 from bearer_gan.report.page import write_report
 from bearer_gan.sampling import class_rows, generate, save_grid
 
-from .aggregate import weighted_average
+from .aggregate import aggregate
+from .checks import RoundRejected, check_replies, non_finite
 from .config import FederatedConfig
-from .rounds import Weights, federation_data, pack_weights, unpack_weights
+from .rounds import NETWORKS, Weights, federation_data, pack_weights, unpack_weights
+from .server_optimizer import ServerOptimizer, parameter_keys
 from .split import split_indices
 
 __all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer',
@@ -53,9 +56,10 @@ CLIENT_METRICS = ('g_loss', 'd_loss', 'd_x', 'd_g_z')
 _SCORES = ('fid', 'classes_covered', 'kl_from_uniform', 'mean_confidence') + tuple(f'share_{d}' for d in range(10))
 #: The columns of ``history.csv``: one row per round, round 0 being the untrained networks.
 HISTORY_COLUMNS = (('round', 'steps') + _SCORES + tuple(f'ema_{name}' for name in _SCORES)
-                   + ('owners', 'failures', 'num_examples') + CLIENT_METRICS
+                   + ('owners', 'failures', 'dropped', 'num_examples') + CLIENT_METRICS
                    + ('bytes_to_owners', 'bytes_from_owners', 'round_seconds', 'eval_seconds'))
-_WHOLE_NUMBERS = ('round', 'steps', 'classes_covered', 'ema_classes_covered', 'owners', 'failures', 'num_examples',
+_WHOLE_NUMBERS = ('round', 'steps', 'classes_covered', 'ema_classes_covered', 'owners', 'failures', 'dropped',
+                  'num_examples',
                   'bytes_to_owners', 'bytes_from_owners')
 
 
@@ -113,6 +117,9 @@ class FederatedServer:
             self.generator, self.discriminator = make_models(self.recipe, self.spec)[:2]
         self.generator.to(self.device)
         self.weights: Weights = pack_weights(self.generator, self.discriminator)
+        # parameters take the server optimizer's step, buffers the plain average
+        self.optimizer = ServerOptimizer.from_config(
+            config, parameter_keys(dict(zip(NETWORKS, (self.generator, self.discriminator)))))
         self.state = {torchbearer.MODEL: self.generator, keys.DISCRIMINATOR: self.discriminator,
                       keys.LATENT_DIM: self.noise_size}
         self.ema = GeneratorEMA(config.ema_decay) if config.ema_decay > 0 else None
@@ -150,10 +157,12 @@ class FederatedServer:
                 changed = sorted(name for name, value in old.items() if new[name] != value)
                 raise ValueError(f'{self.config.out!r} was written with different settings: {", ".join(changed)}')
             self._set_global(checkpoint['weights'], update_ema=False)
+            self.optimizer.load_state_dict(checkpoint.get('server_optimizer'))  # None before server optimizers
             if self.ema is not None:
                 self.ema.load_state_dict(checkpoint['ema'])
                 self.ema.on_start(self.state)
-            self.rows = [dict(row) for row in checkpoint['rows']]
+            # rows of an older version lack the newer columns
+            self.rows = [{**dict.fromkeys(HISTORY_COLUMNS, math.nan), **row} for row in checkpoint['rows']]
             return self.weights
         if any(os.path.exists(self.path(name)) for name in (CHECKPOINT, PREVIOUS_CHECKPOINT)):
             raise FileExistsError(f'{self.config.out!r} already holds a federated run; resume it or choose another folder')
@@ -167,7 +176,8 @@ class FederatedServer:
     def complete_round(self, server_round: int, results: Sequence[Tuple[Mapping[str, torch.Tensor], Mapping[str, float]]],
                        failures: int = 0, bytes_to_owners: int = 0, bytes_from_owners: int = 0,
                        round_seconds: float = math.nan) -> Weights:
-        """Average the owners' networks into the new global ones, then score, draw, write and checkpoint them.
+        """Average the owners' networks, step the server optimizer from the global ones towards that average
+        (``fedavg``: the average itself), then score, draw, write and checkpoint the new global networks.
 
         Args:
             server_round: the round that finished (1, 2, ...).
@@ -180,23 +190,54 @@ class FederatedServer:
         Returns:
             the new global weights.
 
+        Every reply is checked first (:func:`~bearer_gan.federated.checks.check_replies`); one that fails is
+        dropped with a log line naming its owner and the reason, and counted in ``dropped``. The rest are
+        combined by ``config.aggregation``.
+
         Raises:
             RuntimeError: when no owner replied (the round cannot be averaged).
+            RoundRejected: when fewer than ``config.min_owners`` replies pass the checks, or the new global
+                networks are not finite; nothing of the round is kept, the last checkpoint is the previous round's.
         """
         started = time.perf_counter()
         if not results:
             raise RuntimeError(f'round {server_round}: none of the owners replied with weights ({failures} failed)')
+        results, dropped = self._checked(server_round, results)
         counts = [float(metrics['num-examples']) for _, metrics in results]
-        self._set_global(weighted_average([weights for weights, _ in results], counts))
+        average = aggregate([weights for weights, _ in results], counts, self.config.aggregation,
+                            self.config.trim_fraction)
+        self._set_global(self.optimizer.step(self.weights, average))  # fedavg: the average itself
         total = sum(counts)
-        row = {'owners': len(results), 'failures': failures, 'num_examples': total,
+        row = {'owners': len(results), 'failures': failures, 'dropped': dropped, 'num_examples': total,
                'bytes_to_owners': bytes_to_owners, 'bytes_from_owners': bytes_from_owners, 'round_seconds': round_seconds}
         row.update({name: sum(metrics[name] * count for (_, metrics), count in zip(results, counts)) / total
                     for name in CLIENT_METRICS})
         self._record(server_round, row, started)
         return self.weights
 
+    def _checked(self, server_round: int, results: Sequence[Tuple[Mapping[str, torch.Tensor], Mapping[str, float]]]
+                 ) -> Tuple[List[Tuple[Weights, Mapping[str, float]]], int]:
+        """The replies that pass the checks (their tensors in the global networks' order), and how many did not."""
+        reasons = check_replies([weights for weights, _ in results], self.weights,
+                                [metrics.get('num-examples', math.nan) for _, metrics in results])
+        kept = []
+        for index, ((weights, metrics), reason) in enumerate(zip(results, reasons)):
+            if reason is None:
+                kept.append(({key: weights[key] for key in self.weights}, metrics))
+            else:
+                who = f"owner {metrics['owner']}" if 'owner' in metrics else f'reply {index}'
+                self.log(f'round {server_round}: dropped the reply of {who}: {reason}')
+        if len(kept) < self.config.min_owners:
+            raise RoundRejected(f'round {server_round}: {len(kept)} of {len(results)} replies passed the checks, fewer '
+                                f'than min-owners ({self.config.min_owners}); the run stops, and round {self.round} '
+                                f'is the last one checkpointed in {self.config.out}')
+        return kept, len(results) - len(kept)
+
     def _set_global(self, weights: Mapping[str, torch.Tensor], update_ema: bool = True) -> None:
+        problem = non_finite(weights)
+        if problem:  # nothing that is not finite is ever loaded, so never written
+            raise RoundRejected(f'the new global networks are not finite ({problem}); the run stops, and round '
+                                f'{self.round} is the last one checkpointed in {self.config.out}')
         unpack_weights(weights, self.generator, self.discriminator)
         self.weights = pack_weights(self.generator, self.discriminator)
         if update_ema and self.ema is not None:
@@ -204,9 +245,10 @@ class FederatedServer:
 
     @property
     def scorer(self):
-        """The MNIST scorer (the project's classifier features and the test-set statistics), loaded once."""
+        """The data set's scorer (its shipped classifier's features and test-set statistics), loaded once."""
         if self._scorer is None:
-            self._scorer = scorer_for('mnist', self.device)
+            dataset = 'mnist' if self.config.dataset == 'mnist-5k' else self.config.dataset
+            self._scorer = scorer_for(dataset, self.device)
         return self._scorer
 
     def _record(self, server_round: int, row: Dict[str, float], started: float) -> None:
@@ -267,7 +309,8 @@ class FederatedServer:
 
     def _checkpoint(self) -> None:
         checkpoint = {'format': FORMAT, 'round': self.round, 'config': self.config.to_dict(), 'weights': self.weights,
-                      'ema': self.ema.state_dict() if self.ema is not None else None, 'rows': self.rows}
+                      'ema': self.ema.state_dict() if self.ema is not None else None, 'rows': self.rows,
+                      'server_optimizer': self.optimizer.state_dict()}
         path = self.path(CHECKPOINT)
         with atomic_path(path) as temporary:
             torch.save(checkpoint, temporary)
