@@ -4,6 +4,8 @@ Marked ``deployment`` (not in the default run): ``pytest -m deployment``.
 """
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -77,3 +79,52 @@ def finished_round(out):
         return int(load_federated_checkpoint(str(out))[0]['round'])
     except FileNotFoundError:
         return 0
+
+
+def _children_marker(pid):
+    """The deployment marker in the environment of any child of ``pid``, or None."""
+    for entry in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{entry}/stat') as handle:
+                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+            if parent != pid:
+                continue
+            with open(f'/proc/{entry}/environ', 'rb') as handle:
+                for item in handle.read().split(b'\0'):
+                    if item.startswith(b'BEARER_GAN_DEPLOYMENT='):
+                        return item.split(b'=', 1)[1].decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def test_ctrl_c_during_a_deployment_exits_130_and_leaves_no_process(tmp_path):
+    """Ctrl-C (SIGINT to the command) while the rounds run: exit code 130, the resume hint, every finished round
+    checkpointed, and no SuperLink, SuperNode, SuperExec, ServerApp or ClientApp left."""
+    out = tmp_path / 'run'
+    command = [sys.executable, '-m', 'bearer_gan', 'federate', '--deploy', '--owners', '2', '--rounds', '50',
+               '--local-steps', '2', '--batch-size', '16', '--eval-samples', '100', '--device', 'cpu',
+               '--out', str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    marker = None
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and finished_round(out) < 1:  # a round done: the run is under way
+            marker = marker or _children_marker(process.pid)
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(1)
+        marker = marker or _children_marker(process.pid)
+        assert marker and finished_round(out) >= 1
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=90)
+        assert process.returncode == 130, stderr
+        assert '--resume' in stderr
+        assert marked_processes(marker) == []
+        assert 1 <= finished_round(out) < 50
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for pid in marked_processes(marker) if marker else []:
+            os.kill(pid, signal.SIGKILL)
