@@ -10,6 +10,7 @@ right) exit code 1, Ctrl-C exit code 130 with every finished round checkpointed,
 import argparse
 import logging
 import os
+import signal
 import sys
 import warnings
 from typing import List, Optional
@@ -82,11 +83,16 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
     try:
         if args.deploy:
             from ..federated.deployment import DeploymentError, run_deployment
+            # Ctrl-C stops the deployment even when this process started with SIGINT ignored (a script's
+            # background job), as it stops `bearer-gan train` and the simulation, which install their own handlers
+            previous = signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
                 outcome = run_deployment(config, resume, timeout=args.timeout, secure=not args.insecure)
             except DeploymentError as error:
                 print(f'{program}: {error}', file=sys.stderr)
                 sys.exit(1)
+            finally:
+                signal.signal(signal.SIGINT, previous)
             traffic = outcome['network-traffic']
             print(f"run {outcome['run-id']} {outcome['status']}; "
                   f"Flower counted {traffic['total-bytes']:,} bytes in all")
