@@ -11,6 +11,7 @@ networks (FedAvg, weighted by shard size). Only networks travel; no image leaves
     python examples/federated_gan.py --server-optimizer fedavgm  # a server step with momentum, not the bare average
     python examples/federated_gan.py --deploy                 # a SuperLink and SuperNodes as separate processes
     python examples/federated_gan.py --deploy --insecure      # the same in plaintext, any SuperNode admitted
+    python examples/federated_gan.py --deploy --credentials DIR   # with certificates and node keys made beforehand
 
 Each owner trains the recipe that ``bearer-gan train`` trains with the same flags (``--loss``,
 ``--lr-g``/``--lr-d``, ``--beta2``, ``--gp-weight``, ``--r1-gamma``, ``--conditional``,

@@ -27,7 +27,7 @@ def test_help_lists_a_flag_for_every_setting_of_a_federation():
     assert result.returncode == 0 and result.stdout.startswith('usage: bearer-gan federate'), result.stderr
     for field in fields(FederatedConfig):
         assert re.search('--' + field.name.replace('_', '-') + r'(?![\w-])', result.stdout), field.name
-    for flag in ('--resume', '--deploy', '--insecure', '--overwrite', '--timeout', '--verbose'):
+    for flag in ('--resume', '--deploy', '--insecure', '--credentials', '--overwrite', '--timeout', '--verbose'):
         assert flag in result.stdout
 
 
@@ -48,7 +48,8 @@ def test_a_field_without_a_flag_of_its_own_gets_one_typed_by_its_default():
     (('--owners', '0'), '--owners: must be a positive integer'),
     (('--split', 'thirds'), '--split'),
     (('--trim-fraction', '0.7', '--aggregation', 'trimmed-mean'), 'trim-fraction must be in [0, 0.5)'),
-    (('--insecure',), '--insecure is for --deploy'),
+    (('--insecure',), '--insecure and --credentials are for --deploy'),
+    (('--deploy', '--insecure', '--credentials', '.'), '--credentials are for a secure deployment'),
     (('--augment', 'sometimes'), '--augment must be diffaugment or ada'),
 ])
 def test_a_bad_flag_is_one_line_and_exit_code_2(tmp_path, capsys, args, message):

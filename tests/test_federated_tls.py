@@ -62,6 +62,36 @@ def test_a_certificate_that_does_not_match_is_refused_in_one_line(tmp_path):
         assert '\n' not in str(error.value)
 
 
+def test_credentials_made_beforehand_are_checked_before_use(tmp_path):
+    module = credentials_module()
+    ours = module.make_credentials(str(tmp_path / 'ours'), nodes=2)
+    theirs = module.make_credentials(str(tmp_path / 'theirs'), nodes=2)
+    assert module.load_credentials(str(tmp_path / 'ours'), nodes=2) == ours
+    assert module.load_credentials(str(tmp_path / 'ours'), nodes=1).node_keys == ours.node_keys[:1]
+    with pytest.raises(module.CredentialError, match='lacks supernode-2.key, supernode-2.pub'):
+        module.load_credentials(str(tmp_path / 'ours'), nodes=3)
+    os.replace(theirs.node_keys[1][1], ours.node_keys[1][1])  # node 1's public key is another's
+    with pytest.raises(module.CredentialError, match='supernode-1.pub is not the public key of'):
+        module.load_credentials(str(tmp_path / 'ours'), nodes=2)
+    os.replace(theirs.server_cert, ours.server_cert)  # a server certificate from another CA
+    with pytest.raises(module.CredentialError, match='was not signed by the CA'):
+        module.load_credentials(str(tmp_path / 'ours'), nodes=2)
+
+
+def test_a_deployment_given_credentials_that_do_not_match_is_one_line_and_exit_2(tmp_path, capsys):
+    from bearer_gan.cli.main import main as cli_main
+    module = credentials_module()
+    ours = module.make_credentials(str(tmp_path / 'ours'), nodes=2)
+    theirs = module.make_credentials(str(tmp_path / 'theirs'), nodes=2)
+    os.replace(theirs.server_key, ours.server_key)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(['federate', '--deploy', '--owners', '2', '--credentials', str(tmp_path / 'ours'),
+                  '--out', str(tmp_path / 'run')])
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert 'is not the private key of' in stderr and not (tmp_path / 'run').exists()
+
+
 def test_config_json_records_the_transport_and_a_resume_still_reads_it(tmp_path):
     from bearer_gan.federated import FederatedConfig
     from bearer_gan.federated.deployment import record_security

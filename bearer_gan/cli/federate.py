@@ -70,6 +70,9 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
         if args.deploy:
             from ..federated.deployment import deployment_run_config
             deployment_run_config(config, resume)  # paths that `flwr run --run-config` cannot carry fail here
+        if args.credentials:  # a certificate or key that does not match fails now, with nothing written
+            from ..federated.credentials import load_credentials
+            load_credentials(args.credentials, config.nodes)
         if not resume:
             writable_dir(config.out)
             clear_outputs(config.out)
@@ -87,7 +90,8 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
             # background job), as it stops `bearer-gan train` and the simulation, which install their own handlers
             previous = signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
-                outcome = run_deployment(config, resume, timeout=args.timeout, secure=not args.insecure)
+                outcome = run_deployment(config, resume, timeout=args.timeout, secure=not args.insecure,
+                                         credentials=args.credentials)
             except DeploymentError as error:
                 print(f'{program}: {error}', file=sys.stderr)
                 sys.exit(1)

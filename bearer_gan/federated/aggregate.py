@@ -53,31 +53,32 @@ def weighted_average(weights: Sequence[Mapping[str, torch.Tensor]], counts: Sequ
         raise ValueError(f'need one count per mapping and at least one of each, got {len(weights)} and {len(counts)}')
     if any(not count > 0 for count in counts):
         raise ValueError(f'counts must be positive, got {list(counts)}')
+    keys = _same_tensors(weights)
+    total = float(sum(counts))
+    return {key: _as_dtype(sum(mapping[key].double() * (count / total) for mapping, count in zip(weights, counts)),
+                           weights[0][key])
+            for key in keys}
+
+
+def _same_tensors(weights: Sequence[Mapping[str, torch.Tensor]]) -> list:
+    """The keys every mapping has, in order; a ``ValueError`` naming the first owner whose keys or shapes differ."""
+    if not weights:
+        raise ValueError('need at least one mapping')
     keys = list(weights[0])
     for index, mapping in enumerate(weights[1:], 1):
         if list(mapping) != keys:
             raise ValueError(f'owner {index} sent different tensors: {sorted(set(mapping) ^ set(keys))[:5]}')
-    total = float(sum(counts))
-    average = {}
-    for key in keys:
-        first = weights[0][key]
-        if any(mapping[key].shape != first.shape for mapping in weights):
-            raise ValueError(f'owners sent {key!r} with different shapes')
-        mean = sum(mapping[key].double() * (count / total) for mapping, count in zip(weights, counts))
-        average[key] = (mean if first.is_floating_point() else mean.round()).to(first.dtype)
-    return average
-
+        for key in keys:
+            if mapping[key].shape != weights[0][key].shape:
+                raise ValueError(f'owners sent {key!r} with different shapes: {tuple(mapping[key].shape)} from owner '
+                                 f'{index}, {tuple(weights[0][key].shape)} from owner 0')
+    return keys
 
 
 def _stacked(weights: Sequence[Mapping[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
     """Each key's tensors stacked along a new first dimension, in float64, sorted along it (per coordinate)."""
-    if not weights:
-        raise ValueError('need at least one mapping')
-    keys = list(weights[0])
-    if any(list(mapping) != keys or any(mapping[key].shape != weights[0][key].shape for key in keys)
-           for mapping in weights):
-        raise ValueError('owners sent different tensors or shapes')
-    return {key: torch.stack([mapping[key].double() for mapping in weights]).sort(dim=0).values for key in keys}
+    return {key: torch.stack([mapping[key].double() for mapping in weights]).sort(dim=0).values
+            for key in _same_tensors(weights)}
 
 
 def _as_dtype(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

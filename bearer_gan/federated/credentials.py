@@ -16,6 +16,10 @@ Flower itself imports), fresh for every deployment, and checked before any proce
 
 Private keys are written with permissions 0600 (the folder 0700) and are created, not
 overwritten: a folder that already holds credentials is refused.
+
+A federation whose members were given their files beforehand (``--credentials DIR``) uses them
+instead: :func:`load_credentials` checks the same chain and every SuperNode's key pair first, so a
+certificate or key that does not match is one line before anything starts.
 """
 import datetime
 import ipaddress
@@ -30,8 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ['CredentialError', 'Credentials', 'HOSTS', 'check_server_chain', 'make_credentials', 'superlink_args',
-           'supernode_args']
+__all__ = ['CredentialError', 'Credentials', 'HOSTS', 'check_server_chain', 'make_credentials', 'load_credentials',
+           'superlink_args', 'supernode_args']
 
 #: The names the server certificate is valid for: the SuperLink of a local deployment listens on 127.0.0.1.
 HOSTS = ('127.0.0.1', 'localhost')
@@ -127,9 +131,7 @@ def make_credentials(folder: str, nodes: int, hosts: Sequence[str] = HOSTS, days
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
-    names = ['ca.pem', 'server.pem', 'server.key'] + [f'supernode-{i}.{ext}' for i in range(nodes)
-                                                      for ext in ('key', 'pub')]
-    taken = [name for name in names if (root / name).exists()]
+    taken = [name for name in _names(nodes) if (root / name).exists()]
     if taken:
         raise CredentialError(f'{folder} already holds credentials ({", ".join(taken)}); use an empty folder')
     ca_key, server_key = ec.generate_private_key(_CURVE()), ec.generate_private_key(_CURVE())
@@ -149,6 +151,35 @@ def make_credentials(folder: str, nodes: int, hosts: Sequence[str] = HOSTS, days
     credentials = Credentials(str(root / 'ca.pem'), str(root / 'server.pem'), str(root / 'server.key'),
                               tuple(node_keys))
     check_server_chain(credentials.ca_cert, credentials.server_cert, credentials.server_key, hosts)
+    return credentials
+
+
+def _names(nodes: int) -> List[str]:
+    """The files of a deployment's credentials folder."""
+    return ['ca.pem', 'server.pem', 'server.key'] + [f'supernode-{i}.{ext}' for i in range(nodes) for ext in ('key', 'pub')]
+
+
+def load_credentials(folder: str, nodes: int, hosts: Sequence[str] = HOSTS) -> Credentials:
+    """The credentials in ``folder`` (laid out as :func:`make_credentials` writes them), checked: the server's chain
+    (:func:`check_server_chain`) and, for each of ``nodes`` SuperNodes, that its public key is its private key's.
+
+    Raises:
+        CredentialError: naming the first file missing or failing a check.
+    """
+    root = Path(folder)
+    missing = [name for name in _names(nodes) if not (root / name).is_file()]
+    if missing:
+        raise CredentialError(f'{folder} lacks {", ".join(missing[:4])}{" ..." if len(missing) > 4 else ""} '
+                              f'(a deployment of {nodes} SuperNodes needs ca.pem, server.pem, server.key and '
+                              'supernode-<i>.key/.pub)')
+    credentials = Credentials(str(root / 'ca.pem'), str(root / 'server.pem'), str(root / 'server.key'),
+                              tuple((str(root / f'supernode-{node}.key'), str(root / f'supernode-{node}.pub'))
+                                    for node in range(nodes)))
+    check_server_chain(credentials.ca_cert, credentials.server_cert, credentials.server_key, hosts)
+    for private, public in credentials.node_keys:
+        key = _load(private, lambda data: serialization.load_ssh_private_key(data, None), 'OpenSSH private key')
+        if key.public_key() != _load(public, serialization.load_ssh_public_key, 'OpenSSH public key'):
+            raise CredentialError(f'{public} is not the public key of {private}')
     return credentials
 
 

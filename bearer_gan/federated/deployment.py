@@ -5,7 +5,7 @@ over its network API, as a federation across machines would, only on ``127.0.0.1
 
 1. Credentials, fresh for this deployment, in ``LOG_DIR/credentials``
    (:mod:`~bearer_gan.federated.credentials`): a CA, the SuperLink's certificate signed by it, and
-   one key pair per SuperNode.
+   one key pair per SuperNode; or those of a folder made beforehand, checked first.
 2. ``flower-superlink --ssl-ca-certfile ... --ssl-certfile ... --ssl-keyfile ...
    --enable-supernode-auth --disable-runtime-dependency-installation`` on a free port; it serves
    the Fleet, Control and runtime APIs on that one port over TLS (Flower 1.42) and launches a
@@ -32,7 +32,7 @@ Cleanup: SuperLinks and SuperNodes start further processes in sessions of their 
 ``flwr-serverapp``, ``flwr-clientapp``), which a process group does not reach. Every process
 started here carries a unique marker in its environment, which its children inherit; on exit
 (also after an error, a timeout or Ctrl-C) every process carrying the marker is sent SIGTERM, then
-SIGKILL after a grace period, by PID. This relies on Linux's ``/proc``.
+SIGKILL after a grace period, by PID (:mod:`~bearer_gan.federated.processes`, Linux's ``/proc``).
 """
 import json
 import os
@@ -51,14 +51,14 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from bearer_gan.files import write_json
 
 from .config import FederatedConfig
-from .credentials import Credentials, make_credentials, superlink_args, supernode_args
+from .credentials import Credentials, load_credentials, make_credentials, superlink_args, supernode_args
+from .processes import MARKER, marked_processes
 
 __all__ = ['APP_DIR', 'DeploymentError', 'LocalDeployment', 'deployment_run_config', 'marked_processes',
            'record_security', 'run_deployment']
 
 #: The Flower app ``flwr run`` submits: a ``pyproject.toml`` naming ``bearer_gan.federated.app``'s components.
 APP_DIR = Path(__file__).parent / 'flower_app'
-MARKER = 'BEARER_GAN_DEPLOYMENT'
 CONNECTION = 'bearer-gan'
 FINISHED = 'finished:'
 COMPLETED = 'finished:completed'
@@ -98,42 +98,27 @@ def deployment_run_config(config: FederatedConfig, resume: bool = False) -> Dict
     return values
 
 
-def marked_processes(marker: str) -> List[int]:
-    """PIDs of the processes whose environment holds ``MARKER=marker`` (Linux ``/proc``)."""
-    needle = f'{MARKER}={marker}'.encode()
-    found = []
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / 'environ').read_bytes().split(b'\0'):
-                state = (entry / 'stat').read_text().rsplit(')', 1)[1].split()[0]
-                if state != 'Z':  # a zombie has exited already; its parent reaps it
-                    found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return found
-
-
 class LocalDeployment:
     """A SuperLink and ``nodes`` SuperNodes on 127.0.0.1, started on enter and stopped, every process of them, on exit.
 
     Args:
         nodes: SuperNodes to start; node ``i`` gets ``partition-id=i num-partitions=nodes``.
         log_dir: folder for each process's output (``superlink.log``, ``supernode-<i>.log``), the
-            credentials (``credentials/``, made afresh on every start) and, once a run has finished, its own
-            log (``run.log``).
+            credentials (``credentials/``, made afresh on every start unless ``credentials`` is given) and, once a
+            run has finished, its own log (``run.log``).
         bin_dir: folder of the Flower executables; that of the running Python when None.
         startup_timeout: seconds to wait for the SuperLink to listen.
         log: called with progress lines.
         secure: TLS on every connection and only the registered SuperNodes admitted; False: plaintext, any
             SuperNode admitted (``--insecure``), with a warning.
+        credentials: a folder of credentials made beforehand (:func:`~bearer_gan.federated.credentials.load_credentials`)
+            to use instead of fresh ones.
     """
 
     def __init__(self, nodes: int, log_dir: str, bin_dir: Optional[str] = None, startup_timeout: float = 120.0,
-                 log: Callable[[str], None] = print, secure: bool = True):
+                 log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[str] = None):
         self.nodes, self.log_dir, self.startup_timeout, self.log = nodes, log_dir, startup_timeout, log
-        self.secure = secure
+        self.secure, self.given_credentials = secure, credentials
         self.credentials: Optional[Credentials] = None
         self.bin_dir = bin_dir or os.path.dirname(sys.executable)
         self.marker = uuid.uuid4().hex
@@ -177,9 +162,12 @@ class LocalDeployment:
         os.makedirs(self.log_dir, exist_ok=True)
         self._home = tempfile.TemporaryDirectory(prefix='bearer-gan-flwr-home-')
         self.port = _free_port()
-        if self.secure:
+        if self.secure and self.given_credentials:
+            self.credentials = load_credentials(self.given_credentials, self.nodes)
+        elif self.secure:
             shutil.rmtree(os.path.join(self.log_dir, 'credentials'), ignore_errors=True)  # a previous start's
             self.credentials = make_credentials(os.path.join(self.log_dir, 'credentials'), self.nodes)
+        if self.secure:
             transport = f'root-certificates = "{self.credentials.ca_cert}"'
         else:
             warnings.warn('insecure deployment: plaintext connections, and any SuperNode that reaches the SuperLink '
@@ -330,17 +318,18 @@ def record_security(out: str, secure: bool) -> None:
 
 
 def run_deployment(config: FederatedConfig, resume: bool = False, timeout: float = 24 * 3600,
-                   log: Callable[[str], None] = print, secure: bool = True) -> dict:
+                   log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[str] = None) -> dict:
     """Run a federation as a local deployment: start it, submit the app, wait for the run, stop everything.
 
-    The processes' logs and the credentials go to ``config.out/deployment``; ``config.json`` records
-    ``secure`` as ``tls`` and ``node_authentication``. Returns the run's ``flwr ls`` entry.
+    The processes' logs (and the credentials, unless the folder ``credentials`` holds them) go to
+    ``config.out/deployment``; ``config.json`` records ``secure`` as ``tls`` and ``node_authentication``.
+    Returns the run's ``flwr ls`` entry.
 
     Raises:
         DeploymentError: when a process does not start, the run fails or times out.
     """
     log_dir = os.path.join(os.path.abspath(config.out), 'deployment')
-    with LocalDeployment(config.nodes, log_dir, log=log, secure=secure) as deployment:
+    with LocalDeployment(config.nodes, log_dir, log=log, secure=secure, credentials=credentials) as deployment:
         run_id = deployment.submit(deployment_run_config(config, resume))
         log(f'submitted run {run_id}; polling its status with flwr ls')
         try:

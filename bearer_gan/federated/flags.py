@@ -28,7 +28,7 @@ __all__ = ['RESUME_FLAGS', 'recipe_help', 'add_federation_flags', 'add_field_fla
 
 DEFAULTS = FederatedConfig()
 #: What ``--resume`` takes besides itself: the run's settings are its own ``config.json``'s.
-RESUME_FLAGS = ('--resume', '--deploy', '--timeout', '--verbose', '--insecure')
+RESUME_FLAGS = ('--resume', '--deploy', '--timeout', '--verbose', '--insecure', '--credentials')
 
 
 def recipe_help(name: str) -> str:
@@ -44,8 +44,9 @@ def _documented(name: str) -> str:
 
 def add_field_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """A flag for each field of FederatedConfig that ``parser`` has none for yet: a switch for a boolean, else
-    typed by the field's default, with the field's default and the docstring's help."""
-    taken = {action.dest for action in parser._actions}
+    typed by the field's default, with the field's default and the docstring's help (``parser`` has no required
+    argument: the flags it has are the names its empty command line sets)."""
+    taken = set(vars(parser.parse_known_args([])[0]))
     for field in fields(FederatedConfig):
         if field.name in taken:
             continue
@@ -136,6 +137,9 @@ def add_federation_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument('--insecure', action='store_true',
                         help='with --deploy: plaintext connections, and any SuperNode admitted (default: TLS, and only '
                              'the SuperNodes whose keys this run made)')
+    parser.add_argument('--credentials', metavar='DIR', type=flags.existing_dir,
+                        help='with --deploy: the CA, server certificate and key, and supernode-<i>.key/.pub made '
+                             'beforehand (checked first), instead of fresh ones')
     parser.add_argument('--verbose', action='store_true', help="show Flower's and Ray's own log lines")
     return parser
 
@@ -156,9 +160,11 @@ def parse_federation_flags(argv: Optional[List[str]] = None, prog: Optional[str]
     given = {arg.split('=')[0] for arg in argv if arg.startswith('--')}
     if args.resume and given - set(RESUME_FLAGS):
         parser.error('--resume continues a run with its own config.json and takes no other flags but --deploy, '
-                     f"--insecure, --timeout and --verbose, got {' '.join(sorted(given))}")
-    if args.insecure and not args.deploy:
-        parser.error('--insecure is for --deploy (the simulation runs in one process)')
+                     f"--insecure, --credentials, --timeout and --verbose, got {' '.join(sorted(given))}")
+    if (args.insecure or args.credentials) and not args.deploy:
+        parser.error('--insecure and --credentials are for --deploy (the simulation runs in one process)')
+    if args.insecure and args.credentials:
+        parser.error('--credentials are for a secure deployment, not --insecure')
     if args.train_generator_only and args.train_discriminator_only:
         parser.error('--train-generator-only and --train-discriminator-only exclude each other')
     if args.participants is not None and args.participants > args.owners:
