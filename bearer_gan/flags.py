@@ -23,9 +23,8 @@ from .data import DATASETS
 
 __all__ = ['UsageError', 'ArgumentParser', 'fail', 'positive_int', 'positive_float', 'probability',
            'torch_device', 'existing_dir', 'non_negative_int', 'non_negative_float', 'image_size',
-           'dataset_or_folder', 'RESUME_FLAGS', 'DISPLAY_FLAGS', 'Invocation', 'add_run_flags', 'add_train_flags',
-           'train_parser',
-           'parse_run_flags']
+           'dataset_or_folder', 'augmentation', 'RESUME_FLAGS', 'DISPLAY_FLAGS', 'Invocation', 'add_run_flags',
+           'add_train_flags', 'train_parser', 'parse_run_flags']
 
 #: Flags ``--resume RUN`` accepts besides itself: they change how far the run goes, where it runs and what it
 #: shows, not what it trains (``no_eval`` is no field of the run).
@@ -81,6 +80,16 @@ def _of_kind(name: str) -> Callable[[str], object]:
         return value
     parse.__name__ = name
     return parse
+
+
+def augmentation(text: str) -> Optional[str]:
+    """``--augment``: a policy checked as :class:`~bearer_gan.config.RunConfig` checks it, or ``none`` for None, which
+    turns off a data set's own augmentation (an explicit None overrides its recipe)."""
+    if text == 'none':
+        return None
+    if not KINDS['augment'].check(text):
+        raise argparse.ArgumentTypeError(f"must be none, or {KINDS['augment'].says}, got {text}")
+    return text
 
 
 positive_int = _of_kind('positive_int')
@@ -144,6 +153,8 @@ def _field_type(spec) -> Callable[[str], Any]:
         return dataset_or_folder(DATASETS)
     if kind == 'device':
         return torch_device
+    if kind == 'augment':
+        return augmentation
     if kind in ('text', 'int') or spec.metadata['choices'] is not None:
         return KINDS[kind].type
     return _of_kind(kind)

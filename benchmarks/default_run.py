@@ -32,8 +32,8 @@ SLOW_TEST_FACTOR = 1.25
 
 def measure(seed: int, out_dir: str, steps: int) -> dict:
     """Train the default recipe with ``seed`` into ``out_dir/seed_N`` and score it; returns its row."""
-    config = RunConfig(dataset='mnist-5k', seed=seed, steps=steps, out=os.path.join(out_dir, f'seed_{seed}'),
-                       device='cpu')
+    config = RunConfig.for_dataset('mnist-5k', seed=seed, steps=steps, out=os.path.join(out_dir, f'seed_{seed}'),
+                                   device='cpu')  # MNIST's own recipe, as `bearer-gan train` with no flags
     prepared = prepare_run(config)
     started = time.perf_counter()
     train(prepared.config, prepared.data, make_batches(prepared.data, prepared.config), quiet=True, spec=prepared.spec)

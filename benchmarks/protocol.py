@@ -9,13 +9,15 @@ ranges goes to ``docs/_static/NAME.txt`` (with ``NAME.json`` and a grid per reci
     python benchmarks/protocol.py data-efficiency --fractions 10 --budget 240   # only the 10% row
     python benchmarks/protocol.py mnist-augment                        # the default run's augmentation policies
     python benchmarks/protocol.py mnist-augment --budget 20 --seeds 0 --samples 500 --report /tmp/look   # a quick look
+    python benchmarks/protocol.py mnist-default --budget 200           # the default run's recipe against the others
 
 Comparisons (``--list`` prints their recipes):
 
 * ``data-efficiency``: Fashion-MNIST's own recipe on 100%, 20% and 10% of its 60,000 training
   images (``--max-images``), with no augmentation, ``diffaugment`` and ``ada``;
 * ``mnist-augment``: the default run (``mnist-5k``) with no augmentation and with each augmentation
-  policy, the comparison that picks the default policy.
+  policy, the comparison that picks the default policy;
+* ``mnist-default``: the candidates for MNIST's own recipe (``DATASET_RECIPES``), each spelled out.
 """
 import argparse
 import os
@@ -44,18 +46,18 @@ def data_efficiency(fractions=FRACTIONS) -> List[Recipe]:
 
 
 def mnist_augment() -> List[Recipe]:
-    """The default run without augmentation and with each policy of :mod:`bearer_gan.augment`."""
+    """The default run without augmentation (``--augment none``: MNIST's recipe has translation) and with each
+    policy of :mod:`bearer_gan.augment`."""
     policies = ('diffaugment:translation', 'diffaugment:translation,cutout', 'diffaugment:translation,color',
                 'ada:translation')
-    return [Recipe('none', {})] + [Recipe(policy.replace(':', '-').replace(',', '+'), {'augment': policy})
-                                   for policy in policies]
+    return [Recipe('none', {'augment': None})] + [
+        Recipe(policy.replace(':', '-').replace(',', '+'), {'augment': policy}) for policy in policies]
 
 
 def mnist_default() -> List[Recipe]:
     """Candidates for the default run on ``mnist-5k``, each spelled out so that the table stays true whatever the
     default becomes: the default until now (unconditional, learning rate 2e-4, moving average 0.999), and
-    Fashion-MNIST's recipe (class-conditional, 5e-4, 0.9999) without and with translation, which a one-seed screen
-    at a quarter of the budget put first of four (the unconditional run with translation collapsed there)."""
+    Fashion-MNIST's recipe (class-conditional, 5e-4, 0.9999) without and with translation."""
     conditional = dict(conditional=True, lr=5e-4, ema_decay=0.9999)
     return [Recipe('unconditional-lr2e-4-ema0.999', dict(conditional=False, lr=2e-4, ema_decay=0.999, augment=None)),
             Recipe('conditional-lr5e-4-ema0.9999', dict(conditional, augment=None)),

@@ -26,7 +26,7 @@ def test_a_wgan_gp_run_with_lazy_r1_two_rates_and_a_schedule_records_what_it_use
     config = json.loads((out / 'config.json').read_text())
     assert {key: config[key] for key in ('loss', 'real_label', 'gp_weight', 'r1_gamma', 'r1_interval', 'lr', 'lr_g',
                                          'lr_d', 'beta1', 'beta2', 'lr_schedule')} == dict(
-        loss='wgan-gp', real_label=None, gp_weight=10.0, r1_gamma=0.5, r1_interval=2, lr=2e-4, lr_g=2e-4, lr_d=4e-4,
+        loss='wgan-gp', real_label=None, gp_weight=10.0, r1_gamma=0.5, r1_interval=2, lr=5e-4, lr_g=5e-4, lr_d=4e-4,
         beta1=0.0, beta2=0.9, lr_schedule='linear')
     rows = history(out)
     assert list(rows[0]) == ['step', 'g_loss', 'd_loss', 'd_x', 'd_g_z', 'wasserstein', 'gradient_penalty',
@@ -46,7 +46,7 @@ def test_other_losses_record_no_real_label_and_raw_outputs(tmp_path, loss):
     out = tmp_path / loss
     train_main(BASE + ['--loss', loss, '--steps', '3', '--out', str(out)])
     config = json.loads((out / 'config.json').read_text())
-    assert config['real_label'] is None and config['gp_weight'] is None and config['lr_g'] == config['lr'] == 2e-4
+    assert config['real_label'] is None and config['gp_weight'] is None and config['lr_g'] == config['lr'] == 5e-4
     assert list(history(out)[0]) == ['step', 'g_loss', 'd_loss', 'd_x', 'd_g_z']
 
 

@@ -43,7 +43,7 @@ def test_every_cell_trains_the_default_configuration_with_only_its_own_fields_ch
         assert (config.lr, config.ema_decay) == (default.lr, default.ema_decay)
     flags = losses.flags_of(losses.cell_values(next(cell for cell in grid if cell['conditional'])))
     assert flags == ['--dataset', 'mnist-5k', '--model', 'tutorial', '--loss', 'hinge', '--no-spectral-norm',
-                     '--conditional']
+                     '--conditional', '--lr', '0.0002', '--ema-decay', '0.999', '--augment', 'none']
 
 
 def test_the_targets_train_mnists_default_run_and_a_target_s_own_steps_win(losses, tmp_path):
@@ -93,7 +93,8 @@ def test_the_two_configurations_are_the_tutorials_and_the_default_on_the_default
                                   'cpu')
     assert tutorial == RunConfig(dataset='fashion-mnist', steps=50, out=str(tmp_path), device='cpu', lr=2e-3,
                                  real_label=1.0, ema_decay=0.0)
-    default = configs.run_config(configs.CONFIGURATIONS['bearer_gan default'], 50, 'mnist-5k', str(tmp_path), 'cpu')
+    default = configs.run_config(configs.CONFIGURATIONS['bearer_gan plain defaults'], 50, 'mnist-5k', str(tmp_path),
+                                 'cpu')
     assert default == RunConfig(dataset='mnist-5k', steps=50, out=str(tmp_path), device='cpu')
 
 
@@ -110,8 +111,8 @@ def test_the_configuration_comparison_trains_both_and_writes_its_table(configs, 
     with open(table) as handle:
         rows = list(csv.DictReader(handle))
     assert [(row['configuration'], row['steps'], row['batch'], row['lr']) for row in rows] == [
-        ('torchbearer tutorial', '2', '128', '0.002'), ('bearer_gan default', '2', '128', '0.0002')]
-    assert scored == [('torchbearer_tutorial', 10000, 'cpu'), ('bearer_gan_default', 10000, 'cpu')]
-    for name, ema_decay in (('torchbearer_tutorial', 0.0), ('bearer_gan_default', 0.999)):
+        ('torchbearer tutorial', '2', '128', '0.002'), ('bearer_gan plain defaults', '2', '128', '0.0002')]
+    assert scored == [('torchbearer_tutorial', 10000, 'cpu'), ('bearer_gan_plain_defaults', 10000, 'cpu')]
+    for name, ema_decay in (('torchbearer_tutorial', 0.0), ('bearer_gan_plain_defaults', 0.999)):
         config = json.loads((tmp_path / 'runs' / name / 'config.json').read_text())
         assert (config['steps'], config['ema_decay'], config['dataset']) == (2, ema_decay, 'mnist-5k')

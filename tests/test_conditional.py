@@ -161,7 +161,7 @@ def test_sample_refuses_classes_a_run_does_not_have(tmp_path, capsys, conditiona
     assert 'not allowed with argument' in rejected(['sample', '--run', str(conditional_run), '--out', out,
                                                     '--class', '1', '--labels', '1'], capsys)
     unconditional = tmp_path / 'plain'
-    train_main(BASE + ['--out', str(unconditional)])
+    train_main(BASE + ['--no-conditional', '--out', str(unconditional)])
     capsys.readouterr()  # the run's own output
     assert 'need a class-conditional run' in rejected(['sample', '--run', str(unconditional), '--out', out,
                                                       '--class', '1'], capsys)

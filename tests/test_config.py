@@ -103,10 +103,10 @@ def test_config_json_records_the_recipe_used(tmp_path):
 @pytest.mark.parametrize('argv, conditional', [
     (['--dataset', 'fashion-mnist'], True),  # its measured best recipe (docs: Your own images)
     (['--dataset', 'fashion-mnist', '--no-conditional'], False),
-    (['--dataset', 'mnist'], False),
-    (['--dataset', 'mnist', '--conditional'], True),
+    (['--dataset', 'mnist'], True),  # its own measured best recipe (docs: Better samples)
+    (['--dataset', 'mnist-5k', '--no-conditional'], False),
 ])
-def test_shipped_fashion_mnist_trains_class_conditional_unless_told_not_to(tmp_path, monkeypatch, argv, conditional):
+def test_shipped_mnist_and_fashion_mnist_train_class_conditional_unless_told_not_to(tmp_path, monkeypatch, argv, conditional):
     monkeypatch.setattr(run_config, 'DATASET_RECIPES', SHIPPED)
     config = config_of(argv, tmp_path)
     assert config['conditional'] is conditional
@@ -118,7 +118,8 @@ def test_shipped_fashion_mnist_trains_class_conditional_unless_told_not_to(tmp_p
     (['--dataset', 'fashion-mnist'], (5e-4, 5e-4), 0.9999),  # its measured best recipe
     (['--dataset', 'fashion-mnist', '--lr-g', '1e-4'], (1e-4, 5e-4), 0.9999),  # the other network keeps 5e-4
     (['--dataset', 'fashion-mnist', '--lr', '2e-4', '--ema-decay', '0.999'], (2e-4, 2e-4), 0.999),
-    (['--dataset', 'mnist'], (2e-4, 2e-4), 0.999),
+    (['--dataset', 'mnist'], (5e-4, 5e-4), 0.9999),
+    (['--dataset', 'mnist-5k', '--lr', '2e-4', '--ema-decay', '0.999'], (2e-4, 2e-4), 0.999),
 ])
 def test_shipped_fashion_mnist_trains_at_its_own_learning_rate_and_moving_average(tmp_path, monkeypatch, argv,
                                                                                     learning_rates, ema_decay):
@@ -141,6 +142,21 @@ def test_shipped_the_replaced_defaults_given_train_the_default_configuration(tmp
                        tmp_path)
     assert config == dict(RunConfig(dataset='fashion-mnist', out=str(tmp_path / 'run')).to_dict())
     assert {name: config[name] for name in plain} == {name: DEFAULTS[name] for name in plain}
+
+
+def test_shipped_the_run_with_no_flags_is_mnists_recipe_and_augment_none_turns_its_augmentation_off(tmp_path,
+                                                                                                   monkeypatch):
+    monkeypatch.setattr(run_config, 'DATASET_RECIPES', SHIPPED)
+    default, _ = parse_run_flags([])
+    assert default == RunConfig.for_dataset('mnist') != RunConfig()
+    assert (default.conditional, default.lr, default.ema_decay, default.augment) == (
+        True, 5e-4, 0.9999, 'diffaugment:translation')
+    assert (default.steps, default.model, default.loss, default.batch_size) == (15000, 'tutorial', 'bce', 128)
+    assert RunConfig.for_dataset('mnist-5k') == default.replace(dataset='mnist-5k')
+    plain, _ = parse_run_flags(['--augment', 'none', '--dataset', 'mnist-5k'])
+    assert plain.augment is None and plain.conditional
+    assert parse_run_flags(['--augment', 'ada:color'])[0].augment == 'ada:color'
+    assert RunConfig.for_dataset(str(tmp_path)) == RunConfig(dataset=str(tmp_path))  # a folder: the plain defaults
 
 
 def test_the_recipe_is_read_when_asked_for(monkeypatch):

@@ -38,9 +38,9 @@ START = re.compile(r'(?:(?<=^)|(?<=[\s`$(]))(bearer-gan|python -m bearer_gan|-m 
                    r'(?=[\s`]|$)')
 #: Placeholders the pages write in commands, and what stands for them when the command is parsed.
 PLACEHOLDERS = {'RUN': 'runs/gan', 'RUN_DIR': 'runs/gan', 'OUT': 'runs/gan', 'K': '3', 'N': '100', 'T': '0.7',
-                'FILE': 'file'}
+                'FILE': 'file', 'DIR': 'credentials'}
 #: The flags whose value is a folder that must exist, and the train flag that takes a name or a folder.
-FOLDER_FLAGS = ('--run', '--resume')
+FOLDER_FLAGS = ('--run', '--resume', '--credentials')
 SUBCOMMANDS = ('train', 'federate', 'sample', 'evaluate', 'export', 'report')
 
 

@@ -449,6 +449,7 @@ def test_evaluate_scores_a_real_conditional_run_on_balanced_labels(tmp_path, mon
     from bearer_gan.cli.train import main as train_main
     run = tmp_path / 'run'
     train_main(['--dataset', 'mnist-5k', '--conditional', '--steps', '200', '--batch-size', '64', '--device', 'cpu',
+                '--lr', '2e-4', '--ema-decay', '0.999', '--augment', 'none',  # the plain recipe: a short average
                 '--no-eval', '--quiet', '--out', str(run)])
     monkeypatch.setenv(MNIST_TEST_ENV, str(tmp_path / 'nowhere'))  # FID and classes; no test set needed
     capsys.readouterr()

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from bearer_gan.federated import FederatedConfig, load_federated_checkpoint, read_history
-from bearer_gan.federated.deployment import (CONNECTION, DeploymentError, LocalDeployment, deployment_run_config,
-                                             marked_processes)
+from bearer_gan.federated.deployment import CONNECTION, DeploymentError, LocalDeployment, deployment_run_config
+from bearer_gan.federated.processes import marked_processes
 from conftest import needs, require_module
 
 pytestmark = [pytest.mark.deployment, needs(require_module, 'flwr', extra='federated')]

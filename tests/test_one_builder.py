@@ -75,6 +75,10 @@ def two_threads():
     torch.set_num_threads(threads)
 
 
+#: The flags that give the fields MNIST's own recipe replaces their plain defaults.
+PLAIN_MNIST = ('--no-conditional', '--lr', '2e-4', '--ema-decay', '0.999', '--augment', 'none')
+
+
 def test_a_run_made_before_the_run_builder_resumes_exactly(tmp_path, two_threads):
     """``tests/data/run_237c7a6``: a 10-step DCGAN run written by bearer_gan at commit 237c7a6, before RunConfig
     and the run builder, with 2 threads. Resumed to 20 steps it writes the history of a new 20-step run, byte
@@ -84,6 +88,7 @@ def test_a_run_made_before_the_run_builder_resumes_exactly(tmp_path, two_threads
     shutil.copytree(ROOT / 'tests' / 'data' / 'run_237c7a6', old)
     train_main(['--resume', str(old), '--steps', '20', '--no-eval', '--quiet'], prog='bearer-gan train')
     train_main(['--dataset', 'mnist-5k', '--model', 'dcgan', '--steps', '20', '--sample-interval', '5',
+                *PLAIN_MNIST,  # what the old run trained: the defaults before MNIST had a recipe of its own
                 '--checkpoint-interval', '10', '--device', 'cpu', '--no-eval', '--quiet', '--data-dir',
                 str(tmp_path / 'data'), '--out', str(tmp_path / 'new')], prog='bearer-gan train')
     resumed, new = (old / 'history.csv').read_bytes(), (tmp_path / 'new' / 'history.csv').read_bytes()

@@ -54,8 +54,8 @@ from .config import FederatedConfig
 from .credentials import Credentials, load_credentials, make_credentials, superlink_args, supernode_args
 from .processes import MARKER, marked_processes
 
-__all__ = ['APP_DIR', 'DeploymentError', 'LocalDeployment', 'deployment_run_config', 'marked_processes',
-           'record_security', 'run_deployment']
+__all__ = ['APP_DIR', 'DeploymentError', 'LocalDeployment', 'deployment_run_config', 'record_security',
+           'run_deployment']
 
 #: The Flower app ``flwr run`` submits: a ``pyproject.toml`` naming ``bearer_gan.federated.app``'s components.
 APP_DIR = Path(__file__).parent / 'flower_app'
