@@ -1,6 +1,7 @@
 """``bearer-gan federate``: the federated example's flags (every FederatedConfig field one), its one-line errors,
 and the same federation as ``examples/federated_gan.py`` with the same flags."""
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -66,9 +67,10 @@ def test_the_subcommand_trains_what_the_example_trains(tmp_path):
     commands = {'cli': [sys.executable, '-m', 'bearer_gan', 'federate'],
                 'example': [sys.executable, str(ROOT / 'examples' / 'federated_gan.py')]}
     histories = {}
+    one_thread = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')  # the server's scores, summed in one order
     for name, command in commands.items():
         result = subprocess.run([*command, *SMALL, '--out', str(tmp_path / name)], capture_output=True, text=True,
-                                cwd=ROOT, timeout=600)
+                                cwd=ROOT, timeout=600, env=one_thread)
         assert result.returncode == 0 and 'after round 2' in result.stdout, result.stderr[-3000:]
         histories[name] = [{key: value for key, value in row.items() if 'seconds' not in key}
                            for row in read_history(tmp_path / name / 'history.csv')]
@@ -77,6 +79,7 @@ def test_the_subcommand_trains_what_the_example_trains(tmp_path):
     for network in ('generator.pt', 'discriminator.pt'):
         cli, example = (torch.load(tmp_path / name / network, weights_only=True)['state_dict'] for name in commands)
         assert cli.keys() == example.keys() and all(torch.equal(cli[key], example[key]) for key in cli)
-    # ... scored by the server with a multi-threaded BLAS, whose last bits can follow the machine's load (round
-    # 0's FID, of the same untrained networks, once differed by 1.4e-7 relative): the scores up to that
-    assert histories['cli'] == [pytest.approx(row, rel=1e-6, nan_ok=True) for row in histories['example']]
+    # ... and scored by the server single-threaded. With a multi-threaded BLAS the last bits followed the machine's
+    # load (round 0's FID once differed by 1.4e-7 relative, its mean confidence by 1.6e-6); a kernel may still pick
+    # its path by memory alignment, so the scores agree to 1e-5, far below what any other run would change
+    assert histories['cli'] == [pytest.approx(row, rel=1e-5, nan_ok=True) for row in histories['example']]
