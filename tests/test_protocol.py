@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import load_script, needs, require_data
 
@@ -93,3 +94,23 @@ def test_a_tiny_comparison_writes_its_table_with_provenance_and_grids(script, tm
         assert config['augment'] == result['recipes'][row['recipe']].get('augment')
         assert row['fid'] > 0 and 0 <= row['precision'] <= 1
         assert (tmp_path / 'docs' / 'img' / 'mnist_augment' / f"{row['recipe']}.png").exists()
+
+
+@needs(require_data, MNIST_TEST, 'the MNIST test set (BEARER_GAN_MNIST_TEST), whose features precision compares with')
+def test_runs_at_once_train_and_score_what_one_at_a_time_does(script, tmp_path, monkeypatch):
+    protocol = sys.modules['gan_bench.protocol']
+    monkeypatch.setenv('BEARER_GAN_MNIST_TEST', MNIST_TEST)
+    recipes = [protocol.Recipe('none', {'augment': None}), protocol.Recipe('hinge', {'loss': 'hinge'})]
+    work = lambda folder: [(recipe, seed, 4, str(tmp_path / folder / f'{recipe.name}-{seed}'), 64)
+                           for seed in (0, 1) for recipe in recipes]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each process of --jobs runs with
+    try:
+        alone = protocol._run_all(work('alone'), jobs=1)
+    finally:
+        torch.set_num_threads(threads)
+    together = protocol._run_all(work('together'), jobs=2)
+    assert [(row['recipe'], row['seed']) for row in together] == [('none', 0), ('hinge', 0), ('none', 1), ('hinge', 1)]
+    for one, other in zip(alone, together):
+        assert one['fid'] == other['fid'] and one['precision'] == other['precision']
+    assert len({row['fid'] for row in together}) == 4  # four different runs, not one result four times

@@ -12,6 +12,8 @@ A comparison is a set of recipes (:class:`Recipe`: the :class:`~bearer_gan.RunCo
 3. **Seeds.** Every recipe trains with each seed (3 by default) through the run builder
    (:mod:`bearer_gan.recipe`, exactly what ``bearer-gan train`` runs), and its generator is scored
    on 10,000 samples as ``bearer-gan evaluate`` scores it (:func:`bearer_gan.evaluate_run`).
+   ``jobs`` runs that many at once, each single-threaded in its own process: the steps are fixed
+   by the calibration, so this shortens the wall-clock without changing what a run trains.
 4. **One file.** :func:`write_report` writes ``NAME.txt`` (the table: the median over seeds and the
    range) and ``NAME.json`` (every run) under ``docs/_static``, headed by the command, the commit, the
    machine and its load (:func:`gan_bench.provenance.header`), and a sample grid of every recipe's
@@ -21,10 +23,12 @@ Why not a wall-clock budget: on a 2-core machine a second process halves every s
 figures must be reproducible on another machine. A CPU-time budget is, up to the noise of the
 calibration.
 """
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Sequence
 
@@ -107,24 +111,48 @@ def summarize(rows: Sequence[Mapping[str, object]]) -> Dict[str, Dict[str, objec
     return summary
 
 
+def _print_row(row: Mapping[str, object]) -> None:
+    print(f"{row['recipe']} seed {row['seed']}: {row['steps']} steps in {row['seconds']:.0f} s, FID {row['fid']:.2f}, "
+          f"precision {row['precision']}, recall {row['recall']}", flush=True)
+
+
+def _run_all(work: Sequence[tuple], jobs: int) -> List[dict]:
+    """:func:`train_and_score` of every argument tuple, ``jobs`` at a time (each in a fresh single-threaded
+    process when more than one); the rows in the order of ``work``."""
+    if jobs == 1:
+        rows = []
+        for arguments in work:
+            rows.append(train_and_score(*arguments))
+            _print_row(rows[-1])
+        return rows
+    # spawn: a forked child would inherit the parent's torch thread pool; the children get the parent's sys.path
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context('spawn'), initializer=torch.set_num_threads,
+                             initargs=(1,)) as pool:
+        futures = [pool.submit(train_and_score, *arguments) for arguments in work]
+        try:
+            for future in futures:
+                _print_row(future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return [future.result() for future in futures]
+
+
 def measure(recipes: Sequence[Recipe], budget: float, seeds: Sequence[int], runs: str, samples: int = 10000,
-            calibration_steps: int = 150) -> dict:
+            calibration_steps: int = 150, jobs: int = 1) -> dict:
     """Calibrate every recipe, then train and score each with every seed on the equal CPU ``budget``
-    (seconds of one core); returns the calibration, the runs' rows and their summary."""
+    (seconds of one core), ``jobs`` runs at a time; returns the calibration, the runs' rows and their summary."""
     load_before, measured_at = load_average(), commit()
     per_step = cpu_seconds_per_step(recipes, calibration_steps)
     steps = {name: max(1, round(budget / seconds)) for name, seconds in per_step.items()}
     for name, seconds in per_step.items():
         print(f'  {name}: {seconds * 1000:.2f} ms CPU per step -> {steps[name]} steps', flush=True)
-    rows: List[dict] = []
-    for seed in seeds:  # seeds outermost: an interrupted comparison has every recipe at the first seeds
-        for recipe in recipes:
-            out = os.path.join(runs, recipe.name, f'seed_{seed}')
-            rows.append(train_and_score(recipe, seed, steps[recipe.name], out, samples))
-            row = rows[-1]
-            print(f"{recipe.name} seed {seed}: {row['steps']} steps in {row['seconds']:.0f} s, FID {row['fid']:.2f}, "
-                  f"precision {row['precision']}, recall {row['recall']}", flush=True)
-    return {'budget_cpu_seconds': budget, 'seeds': list(seeds), 'samples': samples, 'threads': torch.get_num_threads(),
+    # seeds outermost: an interrupted comparison has every recipe at the first seeds
+    work = [(recipe, seed, steps[recipe.name], os.path.join(runs, recipe.name, f'seed_{seed}'), samples)
+            for seed in seeds for recipe in recipes]
+    rows = _run_all(work, jobs)
+    return {'budget_cpu_seconds': budget, 'seeds': list(seeds), 'samples': samples, 'jobs': jobs,
+            'threads': 1 if jobs > 1 else torch.get_num_threads(),
             'load_before': load_before, 'measured_at': measured_at,
             'recipes': {recipe.name: dict(recipe.values) for recipe in recipes},
             'cpu_ms_per_step': {name: round(seconds * 1000, 3) for name, seconds in per_step.items()},
@@ -143,15 +171,17 @@ def write_report(result: dict, stem: str, title: str) -> List[str]:
     ``img/NAME/`` beside them; returns the text's lines."""
     head = header('cpu', result['load_before'], result['measured_at'])
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    lines = head + [f"threads: {result['threads']}", '', title, '',
+    width = max(28, *(len(name) + 1 for name in result['summary']))
+    at_once = f", {result['jobs']} runs at once" if result.get('jobs', 1) > 1 else ''
+    lines = head + [f"threads: {result['threads']}{at_once}", '', title, '',
                     f"Budget: {result['budget_cpu_seconds']:g} s of one core's CPU time per run; steps = budget / the "
                     f"recipe's CPU seconds per step, measured single-threaded in this invocation. Seeds "
                     f"{', '.join(map(str, result['seeds']))}; scores on {result['samples']:,} samples. Each cell: median "
                     f"over the seeds (min-max).", '',
-                    f"{'recipe':<28} {'ms/step':>8} {'steps':>6}  {'FID':<22} {'precision':<20} {'recall':<20} "
+                    f"{'recipe':<{width}} {'ms/step':>8} {'steps':>6}  {'FID':<22} {'precision':<20} {'recall':<20} "
                     f"{'coverage':<20} {'smallest share':<20}"]
     for name, summary in result['summary'].items():
-        lines.append(f"{name:<28} {result['cpu_ms_per_step'][name]:>8.2f} {summary['steps']:>6}  "
+        lines.append(f"{name:<{width}} {result['cpu_ms_per_step'][name]:>8.2f} {summary['steps']:>6}  "
                      f"{_cell(summary, 'fid', 1):<22} {_cell(summary, 'precision', 3):<20} "
                      f"{_cell(summary, 'recall', 3):<20} {_cell(summary, 'coverage', 3):<20} "
                      f"{_cell(summary, 'smallest_share', 3):<20}")
