@@ -110,10 +110,13 @@ def test_config_json_records_the_transport_and_a_resume_still_reads_it(tmp_path)
 
 @pytest.fixture(scope='module')
 def secure_link(tmp_path_factory):
-    """A secure deployment of one SuperNode, its node online; shared by the refusal tests (each start costs ~20 s)."""
+    """A secure deployment of one SuperNode, its node online; shared by the refusal tests (each start costs ~20 s).
+    Its credentials are made beforehand (``--credentials``); the other deployment tests make them on start."""
     from bearer_gan.federated.deployment import CONNECTION, LocalDeployment
     logs = tmp_path_factory.mktemp('secure-link')
-    with LocalDeployment(1, str(logs), log=lambda line: None) as deployment:
+    given = credentials_module().make_credentials(str(tmp_path_factory.mktemp('given') / 'credentials'), nodes=1)
+    with LocalDeployment(1, str(logs), log=lambda line: None, credentials=given) as deployment:
+        assert deployment.credentials == given and not (logs / 'credentials').exists()  # used, none made
         deadline = time.monotonic() + 90
         while [node['status'] for node in nodes(deployment, CONNECTION)] != ['online']:
             assert time.monotonic() < deadline, f"SuperNode 0 never came online: {deployment.tail('supernode-0')}"

@@ -70,9 +70,10 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
         if args.deploy:
             from ..federated.deployment import deployment_run_config
             deployment_run_config(config, resume)  # paths that `flwr run --run-config` cannot carry fail here
+        credentials = None
         if args.credentials:  # a certificate or key that does not match fails now, with nothing written
             from ..federated.credentials import load_credentials
-            load_credentials(args.credentials, config.nodes)
+            credentials = load_credentials(args.credentials, config.nodes)
         if not resume:
             writable_dir(config.out)
             clear_outputs(config.out)
@@ -91,7 +92,7 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
             previous = signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
                 outcome = run_deployment(config, resume, timeout=args.timeout, secure=not args.insecure,
-                                         credentials=args.credentials)
+                                         credentials=credentials)
             except DeploymentError as error:
                 print(f'{program}: {error}', file=sys.stderr)
                 sys.exit(1)

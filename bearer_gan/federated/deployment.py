@@ -51,7 +51,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from bearer_gan.files import write_json
 
 from .config import FederatedConfig
-from .credentials import Credentials, load_credentials, make_credentials, superlink_args, supernode_args
+from .credentials import Credentials, make_credentials, superlink_args, supernode_args
 from .processes import MARKER, marked_processes
 
 __all__ = ['APP_DIR', 'DeploymentError', 'LocalDeployment', 'deployment_run_config', 'record_security',
@@ -111,15 +111,15 @@ class LocalDeployment:
         log: called with progress lines.
         secure: TLS on every connection and only the registered SuperNodes admitted; False: plaintext, any
             SuperNode admitted (``--insecure``), with a warning.
-        credentials: a folder of credentials made beforehand (:func:`~bearer_gan.federated.credentials.load_credentials`)
+        credentials: credentials made beforehand and checked (:func:`~bearer_gan.federated.credentials.load_credentials`),
             to use instead of fresh ones.
     """
 
     def __init__(self, nodes: int, log_dir: str, bin_dir: Optional[str] = None, startup_timeout: float = 120.0,
-                 log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[str] = None):
+                 log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[Credentials] = None):
         self.nodes, self.log_dir, self.startup_timeout, self.log = nodes, log_dir, startup_timeout, log
         self.secure, self.given_credentials = secure, credentials
-        self.credentials: Optional[Credentials] = None
+        self.credentials: Optional[Credentials] = credentials
         self.bin_dir = bin_dir or os.path.dirname(sys.executable)
         self.marker = uuid.uuid4().hex
         self.children: List[subprocess.Popen] = []
@@ -162,9 +162,7 @@ class LocalDeployment:
         os.makedirs(self.log_dir, exist_ok=True)
         self._home = tempfile.TemporaryDirectory(prefix='bearer-gan-flwr-home-')
         self.port = _free_port()
-        if self.secure and self.given_credentials:
-            self.credentials = load_credentials(self.given_credentials, self.nodes)
-        elif self.secure:
+        if self.secure and self.given_credentials is None:
             shutil.rmtree(os.path.join(self.log_dir, 'credentials'), ignore_errors=True)  # a previous start's
             self.credentials = make_credentials(os.path.join(self.log_dir, 'credentials'), self.nodes)
         if self.secure:
@@ -318,10 +316,11 @@ def record_security(out: str, secure: bool) -> None:
 
 
 def run_deployment(config: FederatedConfig, resume: bool = False, timeout: float = 24 * 3600,
-                   log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[str] = None) -> dict:
+                   log: Callable[[str], None] = print, secure: bool = True, credentials: Optional[Credentials] = None
+                   ) -> dict:
     """Run a federation as a local deployment: start it, submit the app, wait for the run, stop everything.
 
-    The processes' logs (and the credentials, unless the folder ``credentials`` holds them) go to
+    The processes' logs (and the credentials, unless ``credentials`` made beforehand are given) go to
     ``config.out/deployment``; ``config.json`` records ``secure`` as ``tls`` and ``node_authentication``.
     Returns the run's ``flwr ls`` entry.
 
