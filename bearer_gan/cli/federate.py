@@ -9,6 +9,7 @@ right) exit code 1, Ctrl-C exit code 130 with every finished round checkpointed,
 """
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from ..data import DatasetError
 from ..federated.checks import RoundRejected
 from ..federated.flags import add_federation_flags, config_from_args, parse_federation_flags
 from ..federated.run_folder import check_data, check_extras, clear_outputs, resolve_run
-from ..federated.server import read_history
+from ..federated.server import read_history, scores_text
 from ..run_folder import writable_dir
 
 __all__ = ['add_federate_arguments', 'run', 'summary', 'main']
@@ -35,8 +36,9 @@ def summary(out: str) -> List[str]:
     """The lines printed after a federation: the last round's scores, the traffic per round, where the outputs are."""
     rows = read_history(os.path.join(out, 'history.csv'))
     last, trained = rows[-1], rows[1:]
-    lines = [f"after round {int(last['round'])}: FID {last['fid']:.1f} ({int(last['classes_covered'])}/10 digits), "
-             f"moving average FID {last['ema_fid']:.1f} ({int(last['ema_classes_covered'])}/10 digits)"]
+    lines = [f"after round {int(last['round'])}: {scores_text(last)}"
+             + ('' if math.isnan(last['ema_fid']) and math.isnan(last['ema_classes_covered'])
+                else f"; moving average {scores_text(last, 'ema_')}")]
     if trained:
         lines.append(f"per round: {trained[-1]['bytes_to_owners']:,.0f} bytes to the owners, "
                      f"{trained[-1]['bytes_from_owners']:,.0f} back, "

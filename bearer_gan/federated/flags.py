@@ -19,7 +19,7 @@ from ..config import PRECISIONS, RunConfig
 from ..losses import LOSSES
 from ..models import MODELS
 from .aggregate import AGGREGATIONS
-from .config import FEDERATION_DATASETS, OPTIMIZER_STATES, FederatedConfig
+from .config import OPTIMIZER_STATES, FederatedConfig
 from .server_optimizer import SERVER_OPTIMIZERS
 from .split import parse_split
 
@@ -119,8 +119,11 @@ def add_federation_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help='the fewest replies passing the checks that make a round; with fewer the run stops')
     parser.add_argument('--drill-faulty-owner', default=DEFAULTS.drill_faulty_owner, metavar='K:KIND',
                         help='rehearsal only: owner K spoils its reply every round (K:nan, K:scale100 or K:shape)')
-    parser.add_argument('--dataset', choices=FEDERATION_DATASETS, default=DEFAULTS.dataset)
-    parser.add_argument('--data-dir', default=DEFAULTS.data_dir)
+    parser.add_argument('--dataset', default=DEFAULTS.dataset,
+                        help="mnist-5k, mnist, fashion-mnist, cifar10 or a folder of images, as bearer-gan train's; "
+                             'each owner cuts its shard from its own copy (default: mnist-5k)')
+    parser.add_argument('--data-dir', default=DEFAULTS.data_dir,
+                        help="where named data sets are read or downloaded, and a folder's cache is kept")
     parser.add_argument('--out', default=DEFAULTS.out, help='folder for every output')
     parser.add_argument('--seed', type=int, default=DEFAULTS.seed)
     parser.add_argument('--device', type=flags.torch_device, default=DEFAULTS.device or None,

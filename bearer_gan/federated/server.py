@@ -32,7 +32,7 @@ import torchbearer
 
 from bearer_gan import keys
 from bearer_gan.callbacks import GeneratorEMA, SaveModels, write_gif
-from bearer_gan.evaluation import evaluate_generator, scorer_for
+from bearer_gan.evaluation import CLASSIFIERS, default_reference_images, evaluate_generator, scorer_for
 from bearer_gan.files import atomic_path, write_json
 from bearer_gan.recipe import make_models, make_spec
 from bearer_gan.report.page import write_report
@@ -45,7 +45,7 @@ from .rounds import NETWORKS, Weights, federation_data, pack_weights, unpack_wei
 from .server_optimizer import ServerOptimizer, parameter_keys
 from .split import split_indices
 
-__all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer',
+__all__ = ['CHECKPOINT', 'PREVIOUS_CHECKPOINT', 'HISTORY_COLUMNS', 'CLIENT_METRICS', 'FederatedServer', 'scores_text',
            'load_federated_checkpoint', 'read_history']
 
 CHECKPOINT = 'checkpoint.pt'
@@ -64,8 +64,11 @@ _WHOLE_NUMBERS = ('round', 'steps', 'classes_covered', 'ema_classes_covered', 'o
 
 
 def _scores(result: Mapping[str, object], prefix: str = '') -> Dict[str, float]:
-    row = {f'{prefix}{name}': result[name] for name in ('fid', 'classes_covered', 'kl_from_uniform', 'mean_confidence')}
-    row.update({f'{prefix}share_{digit}': share for digit, share in enumerate(result['class_shares'])})
+    """The history's scores of one generator; what its scorer did not measure (FID without Inception, the class
+    scores without a classifier) stays out, and is an empty cell."""
+    row = {f'{prefix}{name}': result[name] for name in ('fid', 'classes_covered', 'kl_from_uniform', 'mean_confidence')
+           if result.get(name) is not None}
+    row.update({f'{prefix}share_{digit}': share for digit, share in enumerate(result.get('class_shares', ()))})
     return row
 
 
@@ -95,6 +98,13 @@ def read_history(path: str) -> List[Dict[str, float]]:
     with open(path, newline='') as handle:
         return [{key: float(value) if value != '' else math.nan for key, value in row.items()}
                 for row in csv.DictReader(handle)]
+
+
+def scores_text(row: Mapping[str, float], prefix: str = '') -> str:
+    """``FID 61.2, 10/10 classes`` from a history row (FID skipped, no classes: what the scorer could not measure)."""
+    fid, covered = row[f'{prefix}fid'], row[f'{prefix}classes_covered']
+    text = 'FID skipped' if math.isnan(fid) else f'FID {fid:.1f}'
+    return text if math.isnan(covered) else f'{text}, {int(covered)}/10 classes'
 
 
 class FederatedServer:
@@ -245,10 +255,16 @@ class FederatedServer:
 
     @property
     def scorer(self):
-        """The data set's scorer (its shipped classifier's features and test-set statistics), loaded once."""
+        """The data set's scorer, loaded once: its shipped classifier's features and test-set statistics, or for
+        other data (a folder) Inception's against the training images, cached in ``data_dir``."""
         if self._scorer is None:
-            dataset = 'mnist' if self.config.dataset == 'mnist-5k' else self.config.dataset
-            self._scorer = scorer_for(dataset, self.device)
+            dataset, config = self.config.dataset, self.config
+            if dataset in CLASSIFIERS:
+                self._scorer = scorer_for(dataset, self.device)
+            else:
+                training = {'dataset': dataset, 'data_dir': config.data_dir}
+                self._scorer = scorer_for(dataset, self.device, cache_dir=config.data_dir,
+                                          reference_images=lambda: default_reference_images(training))
         return self._scorer
 
     def _record(self, server_round: int, row: Dict[str, float], started: float) -> None:
@@ -290,10 +306,9 @@ class FederatedServer:
 
     def describe(self, row: Mapping[str, float]) -> str:
         """One line about a finished round."""
-        text = (f"round {int(row['round'])}/{self.config.rounds}: FID {row['fid']:.1f}, "
-                f"{int(row['classes_covered'])}/10 digits")
+        text = f"round {int(row['round'])}/{self.config.rounds}: {scores_text(row)}"
         if self.ema is not None:
-            text += f"; average FID {row['ema_fid']:.1f}, {int(row['ema_classes_covered'])}/10 digits"
+            text += f"; average {scores_text(row, 'ema_')}"
         if not math.isnan(row['g_loss']):
             text += (f"; owners' g_loss {row['g_loss']:.3f}, d_loss {row['d_loss']:.3f}, "
                      f"D(x) {row['d_x']:.3f}, D(G(z)) {row['d_g_z']:.3f}")
