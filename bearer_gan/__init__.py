@@ -34,7 +34,7 @@ from .trial import default_device, gan_adam, gan_trial, run_gan
 from .report import (REPORT, ReportPage, compare_runs, write_report)
 from .report import (EXPORT_FORMATS, ExportCheckError, ExportError, export_generator, export_run,
                      read_export_metadata)
-from .config import DATASET_RECIPES, ConfigError, RunConfig
+from .config import DATASET_RECIPES, SMALL_DATA_RECIPES, ConfigError, RunConfig
 from .flags import Invocation, parse_run_flags
 from .run_folder import choose_run
 from . import recipe
@@ -68,7 +68,8 @@ __all__ = [
     'model_spec', 'read_model_spec', 'register_model', 'unregister_model',
     'NonFiniteLossError', 'TrainingGuard',
     'default_device', 'gan_adam', 'gan_trial', 'run_gan',
-    'DATASET_RECIPES', 'ConfigError', 'RunConfig', 'Invocation', 'parse_run_flags', 'choose_run',
+    'DATASET_RECIPES', 'SMALL_DATA_RECIPES', 'ConfigError', 'RunConfig', 'Invocation', 'parse_run_flags',
+    'choose_run',
     'recipe', 'USER_ERRORS', 'PreparedRun', 'build_trial', 'make_batches', 'make_callbacks', 'make_models', 'make_spec', 'prepare_run',
     'train',
     'EXPORT_FORMATS', 'ExportCheckError', 'ExportError', 'export_generator', 'export_run',

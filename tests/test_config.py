@@ -159,6 +159,19 @@ def test_shipped_the_run_with_no_flags_is_mnists_recipe_and_augment_none_turns_i
     assert RunConfig.for_dataset(str(tmp_path)) == RunConfig(dataset=str(tmp_path))  # a folder: the plain defaults
 
 
+def test_shipped_few_fashion_images_train_with_ada_and_the_subset_is_what_decides(tmp_path, monkeypatch):
+    """SMALL_DATA_RECIPES: on at most 6,000 Fashion-MNIST images (--max-images) the recipe adds ADA, on more it
+    does not; a flag still overrides it, and config.json records what was trained."""
+    monkeypatch.setattr(run_config, 'DATASET_RECIPES', SHIPPED)
+    few, _ = parse_run_flags(['--dataset', 'fashion-mnist', '--max-images', '6000'])
+    assert (few.augment, few.conditional, few.lr, few.max_images) == ('ada', True, 5e-4, 6000)
+    assert RunConfig.for_dataset('fashion-mnist', max_images=12000).augment is None
+    assert RunConfig.for_dataset('fashion-mnist').augment is None
+    assert parse_run_flags(['--dataset', 'fashion-mnist', '--max-images', '600', '--augment', 'none'])[0].augment is None
+    assert RunConfig.for_dataset('mnist-5k', max_images=600).augment == 'diffaugment:translation'  # its own recipe
+    assert config_of(['--dataset', 'fashion-mnist', '--max-images', '600'], tmp_path)['augment'] == 'ada'
+
+
 def test_the_recipe_is_read_when_asked_for(monkeypatch):
     """for_dataset reads bearer_gan.config.DATASET_RECIPES when called, so a patched recipe takes effect."""
     assert RunConfig.for_dataset('fashion-mnist').model == 'dcgan'
