@@ -6,18 +6,15 @@ networks and scoring are not counted; the sample grids and checkpoints that ever
 through the same steps as ``bearer-gan train`` (:mod:`bearer_gan.recipe`). Its generator is then
 scored on 10,000 samples with the project's Fashion-MNIST scorer (FID on the shipped classifier's
 features against the test set, class coverage, smallest class share) and drawn as a 10 x 10 grid.
-Along the way it is scored at ``--curve`` points, with the clock paused, for a plot of FID over the
-budget.
+Along the way it is scored at ``--curve`` points, with the clock paused, for a plot of FID over the budget.
 
-Writes what the docs show: ``docs/_static/fashion_budget.csv`` and ``fashion_budget.inc`` (the
-table, as CSV and as a reStructuredText ``csv-table`` to include), ``docs/_static/img/fashion/``
-(a grid per recipe and ``fid_curve.png``). Each run keeps its folder in ``runs/fashion-budget``,
-with ``budget.json`` holding its row, so the table can be rebuilt with some recipes rerun.
+Writes ``docs/_static/fashion_budget.csv`` and ``fashion_budget.inc`` (the table, as CSV and as a ``csv-table``
+to include), ``docs/_static/img/fashion/`` (a grid per recipe and ``fid_curve.png``). Each run keeps its folder in
+``runs/fashion-budget``, with ``budget.json`` holding its row, so the table can be rebuilt with some recipes rerun.
+The recipe choice among the MLPs is measured under the protocol instead: ``benchmarks/protocol.py fashion``.
 
     python benchmarks/fashion_budget.py                          # every recipe, 600 s each (~45 min quiet)
     python benchmarks/fashion_budget.py --recipes dcgan resnet   # rerun two; the table keeps the others' rows
-    python benchmarks/fashion_budget.py --calibrate 110 --threads 1   # on a busy machine, see below
-    python benchmarks/fashion_budget.py --recipes mlp --steps mlp=66000   # a fixed number of steps
     python benchmarks/fashion_budget.py --recipe mine "--model dcgan --lr 5e-4" --docs /tmp/mine   # your own
     python benchmarks/fashion_budget.py --recipes mlp --seed 1 --runs runs/fashion-seed1 --docs /tmp/seed1   # another seed
 
@@ -25,10 +22,9 @@ The clock is only fair on a quiet machine. On a busy one, ``--calibrate S`` repl
 count per recipe: ``budget x S x r``, where ``S`` is the ``mlp`` recipe's steps per second on the
 quiet machine and ``r`` a recipe's speed relative to ``mlp``, measured as single-threaded CPU time
 per step in short alternating runs (CPU time, unlike wall-clock, barely depends on what else runs).
-Such a table is provisional: rerun without ``--calibrate`` on a quiet machine to publish.
-``--cpu-budget`` makes the budget one core's CPU time instead: each recipe trains
-``budget / (its CPU seconds per step)`` steps, both measured single-threaded as above, which any
-machine, busy or not, reproduces up to the noise of that measurement.
+Such a table is provisional: rerun without ``--calibrate`` on a quiet machine to publish. ``--cpu-budget``
+makes the budget one core's CPU time instead: each recipe trains ``budget / (its CPU seconds per step)`` steps,
+both measured single-threaded as above, which any machine reproduces up to the noise of that measurement.
 """
 import argparse
 import csv
