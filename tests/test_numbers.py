@@ -102,7 +102,7 @@ def test_the_pages_name_measured_files():
     """The README quotes the default run, the speed comparison, Fashion-MNIST and the federation; a page
     that stopped naming its files would pass the tests above with nothing checked."""
     named = {name for _, _, files, _ in SOURCED for name in files}
-    assert {'default_run.txt', 'throughput.txt', 'fashion_budget.csv', 'federated_summary.csv'} <= named
+    assert {'default_run.txt', 'throughput.txt', 'fashion.txt', 'federated_summary.csv'} <= named
 
 
 def test_the_checks_catch_a_changed_or_unsourced_figure(tmp_path):
