@@ -150,7 +150,7 @@ def test_shipped_the_run_with_no_flags_is_mnists_recipe_and_augment_none_turns_i
     default, _ = parse_run_flags([])
     assert default == RunConfig.for_dataset('mnist') != RunConfig()
     assert (default.conditional, default.lr, default.ema_decay, default.augment) == (
-        True, 5e-4, 0.9999, 'diffaugment:translation')
+        True, 5e-4, 0.9999, 'ada:translation')
     assert (default.steps, default.model, default.loss, default.batch_size) == (15000, 'tutorial', 'bce', 128)
     assert RunConfig.for_dataset('mnist-5k') == default.replace(dataset='mnist-5k')
     plain, _ = parse_run_flags(['--augment', 'none', '--dataset', 'mnist-5k'])
@@ -168,7 +168,7 @@ def test_shipped_few_fashion_images_train_with_ada_and_the_subset_is_what_decide
     assert RunConfig.for_dataset('fashion-mnist', max_images=12000).augment is None
     assert RunConfig.for_dataset('fashion-mnist').augment is None
     assert parse_run_flags(['--dataset', 'fashion-mnist', '--max-images', '600', '--augment', 'none'])[0].augment is None
-    assert RunConfig.for_dataset('mnist-5k', max_images=600).augment == 'diffaugment:translation'  # its own recipe
+    assert RunConfig.for_dataset('mnist-5k', max_images=600).augment == 'ada:translation'  # its own recipe
     assert config_of(['--dataset', 'fashion-mnist', '--max-images', '600'], tmp_path)['augment'] == 'ada'
 
 
