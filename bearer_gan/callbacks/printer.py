@@ -36,7 +36,8 @@ class LinePrinter(Callback):
     The values are the trial's metrics as torchbearer computes them for its progress bar: for
     bearer_gan's, running means of the losses and of D(x) and D(G(z)) over the last steps, and
     whatever other metric is in :data:`torchbearer.METRICS` (``fid`` when a
-    :class:`~bearer_gan.FidEvaluator` scores the run). The rate is that of the steps since the
+    :class:`~bearer_gan.FidEvaluator` scores the run), each once: where torchbearer holds both a
+    running mean and the epoch's mean of a metric (after the epoch), the running one. The rate is that of the steps since the
     previous line; the ETA divides the steps left by the mean rate since this process started
     training. The steps between lines cost nothing but a comparison.
 
@@ -74,8 +75,11 @@ class LinePrinter(Callback):
         rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
         mean_rate = (step - self._first_step) / max(now - self._started, 1e-9)
         eta = (self._total - step) / mean_rate if mean_rate > 0 else 0.0
-        metrics = ' '.join(f'{name.replace("running_", "")}={_number(value)}'
-                           for name, value in sorted(state[torchbearer.METRICS].items()))
+        shown = {}  # after an epoch torchbearer holds 'd_x' (the epoch's mean) beside 'running_d_x': show one
+        for name, value in state[torchbearer.METRICS].items():
+            if name.startswith('running_') or name not in shown:
+                shown[name.replace('running_', '', 1)] = value
+        metrics = ' '.join(f'{name}={_number(value)}' for name, value in sorted(shown.items()))
         return (f'step {step}/{self._total} ({100 * step / max(self._total, 1):.0f}%)  {rate:.1f} steps/s  '
                 f'ETA {format_duration(eta)}  {metrics}').rstrip()
 
