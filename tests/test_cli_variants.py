@@ -30,7 +30,7 @@ def test_a_wgan_gp_run_with_lazy_r1_two_rates_and_a_schedule_records_what_it_use
         beta1=0.0, beta2=0.9, lr_schedule='linear')
     rows = history(out)
     assert list(rows[0]) == ['step', 'g_loss', 'd_loss', 'd_x', 'd_g_z', 'wasserstein', 'gradient_penalty',
-                             'r1_penalty']
+                             'r1_penalty', 'augment_p']  # augment_p: MNIST's recipe augments with ADA
     assert len(rows) == 6 and all(np.isfinite([float(value) for value in row.values()]).all() for row in rows)
     for row in rows:  # the Wasserstein estimate is the gap between the raw outputs
         assert float(row['wasserstein']) == pytest.approx(float(row['d_x']) - float(row['d_g_z']), abs=1e-5)
@@ -47,7 +47,7 @@ def test_other_losses_record_no_real_label_and_raw_outputs(tmp_path, loss):
     train_main(BASE + ['--loss', loss, '--steps', '3', '--out', str(out)])
     config = json.loads((out / 'config.json').read_text())
     assert config['real_label'] is None and config['gp_weight'] is None and config['lr_g'] == config['lr'] == 5e-4
-    assert list(history(out)[0]) == ['step', 'g_loss', 'd_loss', 'd_x', 'd_g_z']
+    assert list(history(out)[0]) == ['step', 'g_loss', 'd_loss', 'd_x', 'd_g_z', 'augment_p']
 
 
 def test_the_default_run_keeps_its_label_smoothing(tmp_path):

@@ -19,7 +19,8 @@ from bearer_gan.config import RunConfig
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ['--dataset', 'mnist-5k', '--batch-size', '16', '--steps', '20', '--sample-interval', '10',
         '--log-interval', '5', '--no-eval', '--device', 'cpu']
-PROGRESS_LINE = re.compile(r'^step (\d+)/20 \(\d+%\)  [\d.]+ steps/s  ETA \S+  d_g_z=\S+ d_loss=\S+ d_x=\S+ g_loss=\S+$')
+PROGRESS_LINE = re.compile(r'^step (\d+)/20 \(\d+%\)  [\d.]+ steps/s  ETA \S+  augment_p=\S+ d_g_z=\S+ d_loss=\S+ d_x=\S+ '
+                           r'g_loss=\S+$')  # augment_p: MNIST's recipe augments with ADA
 
 
 def test_a_log_gets_one_plain_line_per_log_interval_and_stays_small(tmp_path):
@@ -71,6 +72,8 @@ def test_a_line_printer_reports_rate_eta_and_every_metric():
     text = ''.join(lines)
     assert [line.split()[1] for line in text.splitlines()] == ['12/14', '13/14']
     assert 'fid=12.25 g_loss=1.5' in text and 'ETA' in text and 'steps/s' in text
+    state[torchbearer.METRICS].update(g_loss=9.0, running_d_x=0.5, d_x=0.75)  # after the epoch: its mean metrics too
+    assert printer.line(state, time.perf_counter()).endswith('  d_x=0.5 fid=12.25 g_loss=1.5')
 
 
 def test_half_blocks_in_256_colours_pick_the_nearest_grey_and_cube_colours():

@@ -521,7 +521,7 @@ def test_two_ranks_train_the_one_process_run(two_ranks):
     assert first['step'] == second['step'] == 20
     assert_networks(first, second, rtol=0, atol=1e-5)
     assert torch.equal(first['rng']['torch'], second['rng']['torch'])  # every rank drew the global noise
-    assert history(one).shape == history(two).shape == (20, 5)
+    assert history(one).shape == history(two).shape == (20, 6)  # 5 losses and outputs, and ADA's p
     np.testing.assert_allclose(history(two), history(one), rtol=0, atol=1e-5)  # losses: sums in another order
     for name in ('generator.pt', 'discriminator.pt'):  # the sampled (moving-average) generator too
         for key, value in torch.load(one / name, weights_only=True)['state_dict'].items():
@@ -591,7 +591,7 @@ def test_sigterm_to_torchrun_stops_every_rank_at_one_step_with_outputs_and_a_che
     assert step >= 5
     assert f'rank 1: stopped after step {step}' in output  # rank 1 stopped where rank 0 checkpointed
     assert f'--resume {out}' in output
-    assert history(out).shape == (step, 5)
+    assert history(out).shape == (step, 6)
     for name in ('progress.gif', 'losses.png', 'generator.pt', 'discriminator.pt', 'real.png'):
         assert (out / name).exists(), name
     assert output.count('SyncBatchNorm is unsupported on CPU') == 1
@@ -610,7 +610,7 @@ def test_a_nan_on_one_rank_stops_every_rank_at_the_same_step_with_exit_code_1(tm
     assert ranks == [{'step': 3, 'code': 1}, {'step': 3, 'code': 1}], output[-4000:]  # rank 0's loss was finite
     assert output.count('g_loss became nan at step 3; training stopped there') == 1  # rank 0 says it, once
     assert f'the last good checkpoint is {out / "checkpoint.pt"}' in output and 'stopped responding' not in output
-    assert checkpoint(out)['step'] == 2 and history(out).shape == (3, 5)
+    assert checkpoint(out)['step'] == 2 and history(out).shape == (3, 6)
     assert not (out / 'generator.pt').exists()
 
 
