@@ -76,7 +76,8 @@ def comparisons():
 
 
 def run_folder(out, flags, rounds, seed):
-    return Path(out) / re.sub(r'[^a-z0-9.]+', '-', ' '.join(flags + ['rounds', str(rounds), 'seed', str(seed)]))
+    name = re.sub(r'[^a-z0-9.]+', '-', ' '.join(flags + ['rounds', str(rounds), 'seed', str(seed)]))
+    return Path(out) / name.strip('-')
 
 
 def train(flags, rounds, seed, args):
@@ -89,7 +90,8 @@ def train(flags, rounds, seed, args):
                    '--overwrite']
         print(f'   training: {" ".join(command[1:])}', flush=True)
         started = time.time()
-        with open(folder.with_suffix('.log'), 'w') as log:  # beside the folder, which --overwrite empties
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.parent / f'{folder.name}.log', 'w') as log:  # beside the folder, which --overwrite empties
             subprocess.run(command, check=True, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=args.timeout)
         print(f'   {time.time() - started:.0f} s', flush=True)
     return read_history(str(history)), folder
