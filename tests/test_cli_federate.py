@@ -83,3 +83,22 @@ def test_the_subcommand_trains_what_the_example_trains(tmp_path):
     # load (round 0's FID once differed by 1.4e-7 relative, its mean confidence by 1.6e-6); a kernel may still pick
     # its path by memory alignment, so the scores agree to 1e-5, far below what any other run would change
     assert histories['cli'] == [pytest.approx(row, rel=1e-5, nan_ok=True) for row in histories['example']]
+
+
+@pytest.mark.parametrize('ema_decay, expected', [
+    (0.5, 'after round 3: FID skipped; moving average FID skipped'),  # a folder without Inception: nothing scored
+    (0.0, 'after round 3: FID skipped')])
+def test_the_summary_names_the_moving_average_when_the_run_keeps_one_even_unscored(tmp_path, ema_decay, expected):
+    from bearer_gan.cli.federate import summary
+    (tmp_path / 'config.json').write_text(f'{{"ema_decay": {ema_decay}}}')
+    columns = ['round', 'fid', 'classes_covered', 'ema_fid', 'ema_classes_covered', 'bytes_to_owners',
+               'bytes_from_owners', 'round_seconds']
+    (tmp_path / 'history.csv').write_text(','.join(columns) + '\n0,,,,,,,\n3,,,,,10,20,1.5\n')  # round 0: untrained
+    assert summary(str(tmp_path))[:2] == [expected, 'per round: 10 bytes to the owners, 20 back, 1.5 s on average']
+
+
+def test_scores_name_as_many_classes_as_the_scorer_has():
+    from bearer_gan.federated.server import scores_text
+    row = dict(fid=12.34, classes_covered=3.0, **{f'share_{label}': 0.25 for label in range(4)})
+    assert scores_text(row) == 'FID 12.3, 3/4 classes'
+    assert scores_text(dict(row, fid=float('nan'), classes_covered=float('nan'))) == 'FID skipped'

@@ -8,8 +8,8 @@ user's mistake is one line and exit code 2, a run that fails (a deployment's err
 right) exit code 1, Ctrl-C exit code 130 with every finished round checkpointed, and a summary at the end.
 """
 import argparse
+import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -36,9 +36,10 @@ def summary(out: str) -> List[str]:
     """The lines printed after a federation: the last round's scores, the traffic per round, where the outputs are."""
     rows = read_history(os.path.join(out, 'history.csv'))
     last, trained = rows[-1], rows[1:]
+    with open(os.path.join(out, 'config.json')) as handle:
+        averaged = json.load(handle).get('ema_decay', 0) > 0  # else the ema_ columns are empty
     lines = [f"after round {int(last['round'])}: {scores_text(last)}"
-             + ('' if math.isnan(last['ema_fid']) and math.isnan(last['ema_classes_covered'])
-                else f"; moving average {scores_text(last, 'ema_')}")]
+             + (f"; moving average {scores_text(last, 'ema_')}" if averaged else '')]
     if trained:
         lines.append(f"per round: {trained[-1]['bytes_to_owners']:,.0f} bytes to the owners, "
                      f"{trained[-1]['bytes_from_owners']:,.0f} back, "

@@ -32,7 +32,7 @@ import torchbearer
 
 from bearer_gan import keys
 from bearer_gan.callbacks import GeneratorEMA, SaveModels, write_gif
-from bearer_gan.evaluation import CLASSIFIERS, default_reference_images, evaluate_generator, scorer_for
+from bearer_gan.evaluation import default_reference_images, evaluate_generator, scorer_for
 from bearer_gan.files import atomic_path, write_json
 from bearer_gan.recipe import make_models, make_spec
 from bearer_gan.report.page import write_report
@@ -104,7 +104,8 @@ def scores_text(row: Mapping[str, float], prefix: str = '') -> str:
     """``FID 61.2, 10/10 classes`` from a history row (FID skipped, no classes: what the scorer could not measure)."""
     fid, covered = row[f'{prefix}fid'], row[f'{prefix}classes_covered']
     text = 'FID skipped' if math.isnan(fid) else f'FID {fid:.1f}'
-    return text if math.isnan(covered) else f'{text}, {int(covered)}/10 classes'
+    classes = sum(1 for key in row if key.startswith(f'{prefix}share_'))  # the classifier's: a share column each
+    return text if math.isnan(covered) else f'{text}, {int(covered)}/{classes} classes'
 
 
 class FederatedServer:
@@ -255,16 +256,13 @@ class FederatedServer:
 
     @property
     def scorer(self):
-        """The data set's scorer, loaded once: its shipped classifier's features and test-set statistics, or for
-        other data (a folder) Inception's against the training images, cached in ``data_dir``."""
+        """The data set's scorer, loaded once, as :func:`~bearer_gan.evaluate_run` loads it: its shipped
+        classifier's features and test-set statistics (the test set looked for in ``data_dir`` too), or for other
+        data (a folder) Inception's against the training images, cached in ``data_dir``."""
         if self._scorer is None:
-            dataset, config = self.config.dataset, self.config
-            if dataset in CLASSIFIERS:
-                self._scorer = scorer_for(dataset, self.device)
-            else:
-                training = {'dataset': dataset, 'data_dir': config.data_dir}
-                self._scorer = scorer_for(dataset, self.device, cache_dir=config.data_dir,
-                                          reference_images=lambda: default_reference_images(training))
+            training = {'dataset': self.config.dataset, 'data_dir': self.config.data_dir}
+            self._scorer = scorer_for(self.config.dataset, self.device, cache_dir=self.config.data_dir,
+                                      reference_images=lambda: default_reference_images(training))
         return self._scorer
 
     def _record(self, server_round: int, row: Dict[str, float], started: float) -> None:
