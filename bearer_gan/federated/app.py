@@ -18,6 +18,7 @@ deployment of separate SuperLink and SuperNode processes (:mod:`bearer_gan.feder
 which submits this app with ``flwr run``).
 """
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -224,10 +225,12 @@ def _interrupts_noted(stop: threading.Event, interrupted: threading.Event):
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
+    flower_log = logging.getLogger('flwr')
 
     def on_interrupt(signum, frame):
         interrupted.set()
         stop.set()
+        flower_log.addFilter(_silent)  # what Flower logs of the owners the interrupt stops (tracebacks) is noise
         if callable(previous):
             previous(signum, frame)
         else:
@@ -238,4 +241,9 @@ def _interrupts_noted(stop: threading.Event, interrupted: threading.Event):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        flower_log.removeFilter(_silent)
+
+
+def _silent(record: logging.LogRecord) -> bool:
+    return False
 # docs: end simulation
