@@ -36,23 +36,60 @@ import sys
 
 os.environ.setdefault('FLWR_TELEMETRY_ENABLED', '0')  # offline: no usage events to Flower's servers
 
-from bearer_gan.cli import federate  # noqa: E402
-from bearer_gan.federated.flags import parse_federation_flags  # noqa: E402
+from bearer_gan.federated.flags import config_from_args, parse_federation_flags  # noqa: E402
+from bearer_gan.federated.launch import (USER_MISTAKES, FederationFailed, federation_summary,  # noqa: E402
+                                         prepare_federation, run_rounds)
 from bearer_gan.federated.run_folder import finished_round, recorded_settings  # noqa: E402,F401 (the tests')
+
+PROGRAM = os.path.basename(sys.argv[0])
 
 
 def parse_args(argv=None):
     """The flags: one per field of FederatedConfig (the federation's settings and the owners' recipe, named as
     ``bearer-gan train`` names them), and this invocation's (``--resume``, ``--deploy``, ...)."""
-    return parse_federation_flags(argv, prog=os.path.basename(sys.argv[0]))
+    return parse_federation_flags(argv, prog=PROGRAM)
+
+
+# docs: prepare
+def prepare(args):
+    """The federation the flags ask for, checked before anything is written: a new run in ``--out``, the same
+    command again over a stopped run (``--resume``), the data split among the owners once, a deployment's
+    credentials. None when that run has finished already."""
+    config = None if args.resume else config_from_args(args)   # a bearer_gan.federated.FederatedConfig
+    return prepare_federation(config, args.resume, args.overwrite, deploy=args.deploy, credentials_dir=args.credentials)
+# docs: end prepare
 
 
 def main(argv=None):
-    """The steps ``bearer-gan federate`` takes (:mod:`bearer_gan.cli.federate`): the flags become a
-    :class:`~bearer_gan.federated.FederatedConfig`; the ``--out`` folder is checked (a new run, the same run again,
-    ``--resume``); the data is split once to fail early; Flower's simulation (or, with ``--deploy``, a SuperLink and
-    SuperNodes) runs the rounds, each owner training its shard with :mod:`bearer_gan.recipe`; the summary is printed."""
-    federate.run(parse_args(argv), os.path.basename(sys.argv[0]), again=f'python {sys.argv[0]}')
+    args = parse_args(argv)
+    try:
+        federation = prepare(args)
+    except USER_MISTAKES as error:  # a mistake the user can fix: one line, exit code 2
+        print(f'{PROGRAM}: error: {error}', file=sys.stderr)
+        sys.exit(2)
+    if federation is None:
+        return
+    print(federation.describe(args.deploy))
+    # docs: rounds
+    # Each round the ServerApp (bearer_gan.federated.app.GanFedAvg, Flower's FedAvg) sends the global networks to
+    # every owner; each owner's ClientApp trains them on its shard with the recipe `bearer-gan train` builds
+    # (bearer_gan.federated.rounds.train_round) and replies; the server checks the replies, combines them
+    # (--aggregation), takes the server optimizer's step, then scores, draws and checkpoints the result
+    # (bearer_gan.federated.FederatedServer). Flower's simulation runs it all in this process (the owners as Ray
+    # actors); --deploy starts a SuperLink and a SuperNode per owner and submits the app with `flwr run`.
+    try:
+        line = run_rounds(federation, deploy=args.deploy, secure=not args.insecure, timeout=args.timeout,
+                          verbose=args.verbose)
+    except FederationFailed as error:  # too few owners got a round right, a deployment failed: the last round kept
+        print(f'{PROGRAM}: {error}', file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C: every finished round is checkpointed
+        out = federation.config.out
+        print(f'\nstopped: every finished round is checkpointed in {out}; continue with python {sys.argv[0]} '
+              f'--resume {out}', file=sys.stderr)
+        sys.exit(130)
+    # docs: end rounds
+    print('\n'.join(([line] if line else []) + federation_summary(federation.config.out)))
 
 
 if __name__ == '__main__':

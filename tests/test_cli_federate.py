@@ -89,7 +89,7 @@ def test_the_subcommand_trains_what_the_example_trains(tmp_path):
     (0.5, 'after round 3: FID skipped; moving average FID skipped'),  # a folder without Inception: nothing scored
     (0.0, 'after round 3: FID skipped')])
 def test_the_summary_names_the_moving_average_when_the_run_keeps_one_even_unscored(tmp_path, ema_decay, expected):
-    from bearer_gan.cli.federate import summary
+    from bearer_gan.federated.launch import federation_summary as summary
     (tmp_path / 'config.json').write_text(f'{{"ema_decay": {ema_decay}}}')
     columns = ['round', 'fid', 'classes_covered', 'ema_fid', 'ema_classes_covered', 'bytes_to_owners',
                'bytes_from_owners', 'round_seconds']

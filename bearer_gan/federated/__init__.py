@@ -20,6 +20,8 @@ averaging and the server's bookkeeping work (and are tested) without it:
   flag per setting; :mod:`~bearer_gan.federated.run_folder`: its ``--out`` folder and the resume policy.
 * :mod:`~bearer_gan.federated.server`: the global networks, their moving average, the per-round
   scores, grids, GIFs, history and checkpoints.
+* :mod:`~bearer_gan.federated.launch`: a federation's steps from its settings to its summary (what
+  ``bearer-gan federate`` and the example run).
 * :mod:`~bearer_gan.federated.app`: Flower's ``ServerApp`` and ``ClientApp`` (needs ``bearer_gan[federated]``).
 * :mod:`~bearer_gan.federated.deployment`: a SuperLink and SuperNodes as separate local
   processes, the app submitted with ``flwr run``.
