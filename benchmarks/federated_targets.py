@@ -9,6 +9,7 @@ global generator's, and the server's moving average of it), the smallest share o
 the global generator's samples, and the ratio of the median FID to the reference's::
 
     python benchmarks/federated_targets.py sweep              # server optimizers, 5 IID owners, one seed
+    python benchmarks/federated_targets.py owner-lr           # the owners' learning rate, against one machine's
     python benchmarks/federated_targets.py iid5 --seeds 0 1 2 # 5 IID owners against one machine, 16,000 updates
     python benchmarks/federated_targets.py iid2 --seeds 0 1 2 # 2 IID owners, 30 rounds of 100, 6,000 updates
     python benchmarks/federated_targets.py non-iid --seeds 0 1 2   # 5 owners with two digits each
@@ -66,6 +67,9 @@ def comparisons():
             'fedadam lr 0.003': _iid(5, 80, '--server-optimizer', 'fedadam', '--server-lr', '0.003'),
             'fedyogi lr 0.01': _iid(5, 80, '--server-optimizer', 'fedyogi', '--server-lr', '0.01'),
         }),
+        'owner-lr': (40, {'one machine': one_machine_16k, 'one machine, lr 5e-4': one_machine_16k + ['--lr', '5e-4'],
+                          '5 IID owners, lr 5e-4': _iid(5, 80, '--lr', '5e-4'),
+                          '5 IID owners, lr 1e-3': _iid(5, 80, '--lr', '1e-3')}),
         'iid5': (40, {'one machine': one_machine_16k, '5 IID owners': _iid(5, 80, *SERVER),
                       '5 IID owners, fedavg': _iid(5, 80)}),
         'iid2': (30, {'one machine': ['--owners', '1', '--local-steps', '200', '--split', 'iid'],
