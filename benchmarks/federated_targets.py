@@ -66,6 +66,7 @@ def comparisons():
             'fedadam lr 0.01': _iid(5, 80, '--server-optimizer', 'fedadam', '--server-lr', '0.01'),
             'fedadam lr 0.003': _iid(5, 80, '--server-optimizer', 'fedadam', '--server-lr', '0.003'),
             'fedyogi lr 0.01': _iid(5, 80, '--server-optimizer', 'fedyogi', '--server-lr', '0.01'),
+            'fedyogi lr 0.003': _iid(5, 80, '--server-optimizer', 'fedyogi', '--server-lr', '0.003'),
         }),
         'owner-lr': (40, {'one machine': one_machine_16k, 'one machine, lr 5e-4': one_machine_16k + ['--lr', '5e-4'],
                           '5 IID owners, lr 5e-4': _iid(5, 80, '--lr', '5e-4'),
