@@ -16,7 +16,8 @@ the global generator's samples, and the ratio of the median FID to the reference
     python benchmarks/federated_targets.py bad-owner --seeds 0 1 2 # 1 of 3 owners scales its update x100, or NaN
 
 It writes ``docs/_static/federated_<comparison>.txt`` (the table, headed by the command, the commit,
-the machine and the load) and ``.json`` (the same, with every seed's figures). A run is kept under
+the machine and the load), ``.json`` (the same, with every seed's figures) and ``.png`` (FID per round,
+the median over the seeds, one line per setting). A run is kept under
 ``--out`` in a folder named by its flags and seed, and one that has finished is read, not trained
 again: a setting shared by two comparisons (one machine's 16,000 updates; the chosen server
 optimizer's seed 0) is trained once. The quality numbers do not depend on the machine's load.
@@ -156,6 +157,27 @@ def table(results, reference):
             for values in [columns] + lines]
 
 
+def plot(histories, rounds, path):
+    """FID per round, one line per setting (the median over its seeds), the moving average's dotted."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for (name, runs), color in zip(histories.items(), plt.rcParams['axes.prop_cycle'].by_key()['color']):
+        for prefix, style in (('', '-'), ('ema_', ':')):
+            medians = [statistics.median(rows[index][f'{prefix}fid'] for rows in runs) for index in range(rounds + 1)]
+            axis.plot(range(rounds + 1), medians, style, color=color, label=None if prefix else name)
+    axis.set_yscale('log')
+    axis.set_xlabel('round')
+    axis.set_ylabel('FID (median over the seeds)')
+    axis.grid(alpha=0.3)
+    axis.legend(title="solid: global generator; dotted: the server's moving average", title_fontsize=8, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('comparison', choices=sorted(comparisons()))
@@ -176,12 +198,13 @@ def main(argv=None):
             parser.error(f'{args.comparison} has no setting {unknown[0]!r}; it has {", ".join(map(repr, settings))}')
         settings = {name: flags for name, flags in settings.items() if name in args.only}
     load_before, measured_at = load_average(), commit()
-    results, folders = {}, {}
+    results, folders, histories = {}, {}, {}
     for name, flags in settings.items():
         print(f'== {name}', flush=True)
-        results[name] = []
+        results[name], histories[name] = [], []
         for seed in args.seeds:
             rows, folders[name, seed] = train(flags, rounds, seed, args)
+            histories[name].append(rows)
             results[name].append(dict(seed=seed, **figures(rows, folders[name, seed])))
             print(f'   seed {seed}: FID {results[name][-1]["fid"]:.1f}', flush=True)
     reference = next(iter(settings))
@@ -197,8 +220,9 @@ def main(argv=None):
     path.with_suffix('.json').write_text(json.dumps(
         {'header': lines[:4], 'rounds': rounds, 'seeds': args.seeds, 'eval_samples': args.eval_samples,
          'settings': settings, 'results': results}, indent=2) + '\n')
+    plot(histories, rounds, path.with_suffix('.png'))
     print('\n'.join(lines))
-    print(f'wrote {path}.txt and .json')
+    print(f'wrote {path}.txt, .json and .png')
 
 
 if __name__ == '__main__':
