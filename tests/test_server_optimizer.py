@@ -110,6 +110,18 @@ def test_bad_server_settings_are_rejected(changes, message):
         FederatedConfig(**changes)
 
 
+def test_each_optimizer_takes_its_own_learning_rate_unless_one_is_given():
+    from bearer_gan.federated.flags import config_from_args, parse_federation_flags
+    from bearer_gan.federated.server_optimizer import DEFAULT_LRS
+    assert DEFAULT_LRS['fedadam'] < DEFAULT_LRS['fedavgm']  # an adaptive step moves every weight by about lr
+    for name in ('fedavgm', 'fedadam', 'fedyogi'):
+        config = config_from_args(parse_federation_flags(['--server-optimizer', name]))
+        assert config.server_lr == DEFAULT_LRS[name] == config.to_dict()['server_lr']  # config.json holds the rate
+        assert ServerOptimizer.from_config(config).lr == DEFAULT_LRS[name]
+    given = config_from_args(parse_federation_flags(['--server-optimizer', 'fedadam', '--server-lr', '0.02']))
+    assert given.server_lr == 0.02 and FederatedConfig.from_flower(given.to_flower()) == given
+
+
 def test_a_bad_server_lr_is_one_line_and_exit_code_2_in_the_example(tmp_path, capsys):
     example = load_script(ROOT / 'examples' / 'federated_gan.py', 'federated_gan_example')
     with pytest.raises(SystemExit) as exit_info:

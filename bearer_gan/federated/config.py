@@ -22,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from bearer_gan.config import RunConfig
 
-from .server_optimizer import ServerOptimizer
+from .server_optimizer import DEFAULT_LRS, ServerOptimizer
 from .aggregate import AGGREGATIONS, trim_count
 from .drill import parse_drill
 from .split import Split, parse_split
@@ -54,6 +54,8 @@ def _default(name: str) -> FlowerValue:
 
 def _typed(value: Any, default: FlowerValue) -> FlowerValue:
     """``value`` as the type of ``default``: Flower's configs may carry ints as floats and booleans as ints."""
+    if default is None:  # a float resolved after construction (server_lr)
+        return float(value)
     return bool(value) if isinstance(default, bool) else type(default)(value)
 
 
@@ -88,8 +90,9 @@ class FederatedConfig:
         ema_decay: decay per round of the server's moving average of the global generator; 0 turns it off.
         server_optimizer: how the server turns the owners' average into the global networks: ``fedavg`` (the
             average), ``fedavgm``, ``fedadam`` or ``fedyogi`` (:mod:`~bearer_gan.federated.server_optimizer`).
-        server_lr: the server's learning rate (positive; 1.0 is FedAvgM's; take about 1e-2 for fedadam/fedyogi).
-        server_momentum: FedAvgM's momentum, in [0, 1).
+        server_lr: the server's learning rate, positive; None: the optimizer's own
+            (:data:`~bearer_gan.federated.server_optimizer.DEFAULT_LRS`).
+        server_momentum: FedAvgM's momentum, in [0, 1) (0.5: the best of the sweep; none beat ``fedavg``).
         server_beta1: FedAdam's and FedYogi's first-moment decay, in [0, 1).
         server_beta2: their second-moment decay, in [0, 1).
         server_tau: their adaptivity (added to the root of the second moment), positive.
@@ -143,8 +146,8 @@ class FederatedConfig:
     augment: str = _default('augment')  # each owner's ADA p is its own, kept between its rounds (rounds.py)
     ema_decay: float = 0.5
     server_optimizer: str = 'fedavg'
-    server_lr: float = 1.0
-    server_momentum: float = 0.9
+    server_lr: Optional[float] = None  # the optimizer's own (DEFAULT_LRS); the run's config.json holds the rate
+    server_momentum: float = 0.5  # the best of the sweep; 0.8 and 0.9 (Hsu et al.'s) collapsed the generator
     server_beta1: float = 0.9
     server_beta2: float = 0.99
     server_tau: float = 1e-3
@@ -160,6 +163,8 @@ class FederatedConfig:
     drill_faulty_owner: str = ''
 
     def __post_init__(self):
+        if self.server_lr is None and self.server_optimizer in DEFAULT_LRS:
+            object.__setattr__(self, 'server_lr', DEFAULT_LRS[self.server_optimizer])
         self.validate()
 
     def validate(self) -> None:

@@ -20,7 +20,7 @@ from ..losses import LOSSES
 from ..models import MODELS
 from .aggregate import AGGREGATIONS
 from .config import OPTIMIZER_STATES, FederatedConfig
-from .server_optimizer import SERVER_OPTIMIZERS
+from .server_optimizer import DEFAULT_LRS, SERVER_OPTIMIZERS
 from .split import parse_split
 
 __all__ = ['RESUME_FLAGS', 'recipe_help', 'add_federation_flags', 'add_field_flags',
@@ -102,9 +102,11 @@ def add_federation_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="the server's moving average of the global generator, per round; 0 turns it off")
     parser.add_argument('--server-optimizer', choices=SERVER_OPTIMIZERS, default=DEFAULTS.server_optimizer,
                         help="how the server turns the owners' average into the global networks (fedavg: the average)")
-    parser.add_argument('--server-lr', type=float, default=DEFAULTS.server_lr,
-                        help="the server optimizer's learning rate (1.0 for fedavgm; about 1e-2 for fedadam, fedyogi)")
-    parser.add_argument('--server-momentum', type=float, default=DEFAULTS.server_momentum, help="fedavgm's momentum")
+    own_rates = ', '.join(f'{name} {lr:g}' for name, lr in DEFAULT_LRS.items() if name != 'fedavg')
+    parser.add_argument('--server-lr', type=float, default=None,
+                        help=f"the server optimizer's learning rate (default: the optimizer's own, {own_rates})")
+    parser.add_argument('--server-momentum', type=float, default=DEFAULTS.server_momentum,
+                        help="fedavgm's momentum (default 0.5)")
     for name, what in (('beta1', 'first-moment decay'), ('beta2', 'second-moment decay'), ('tau', 'adaptivity')):
         parser.add_argument(f'--server-{name}', type=float, default=getattr(DEFAULTS, f'server_{name}'),
                             help=f"fedadam's and fedyogi's {what}")
