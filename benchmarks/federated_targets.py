@@ -141,14 +141,20 @@ def median_range(values, spec='.1f'):
             f'{statistics.median(values):{spec}} ({min(values):{spec}}-{max(values):{spec}})')
 
 
-def table(results, reference):
-    columns = ('setting', 'FID', 'moving-average FID', 'x reference', 'smallest digit share', 'replies dropped',
-               'all written finite')
+def flag(flags, name):
+    return int(flags[flags.index(name) + 1])
+
+
+def table(results, reference, settings, rounds):
+    columns = ('setting', 'owners x updates per round', 'updates in all', 'FID', 'moving-average FID',
+               'x reference', 'smallest digit share', 'replies dropped', 'all written finite')
     reference_median = statistics.median(seed['fid'] for seed in results[reference])
     lines = []
     for name, seeds in results.items():
         fids = [seed['fid'] for seed in seeds]
-        lines.append((name, median_range(fids), median_range([seed['ema_fid'] for seed in seeds]),
+        owners, local_steps = flag(settings[name], '--owners'), flag(settings[name], '--local-steps')
+        lines.append((name, f'{owners} x {local_steps}', str(owners * local_steps * rounds), median_range(fids),
+                      median_range([seed['ema_fid'] for seed in seeds]),
                       f'{statistics.median(fids) / reference_median:.2f}',
                       median_range([100 * seed['smallest_share'] for seed in seeds]) + '%',
                       str(sum(seed['dropped'] for seed in seeds)),
@@ -211,7 +217,7 @@ def main(argv=None):
     reference = next(iter(settings))
     lines = header('cpu', load_before, measured_at) + [
         f'{rounds} rounds; seeds {" ".join(map(str, args.seeds))}; FID of the last round, median (range) over the '
-        f'seeds; x reference: median FID / {reference!r}\'s', ''] + table(results, reference)
+        f'seeds; x reference: median FID / {reference!r}\'s', ''] + table(results, reference, settings, rounds)
     if args.only:
         print('\n'.join(lines))
         return
