@@ -76,7 +76,7 @@ def comparisons():
         'iid5': (40, {'one machine': one_machine_16k, '5 IID owners': _iid(5, 80),
                       "5 IID owners, owners' lr 1e-3": _iid(5, 80, '--lr', '1e-3')}),
         'iid2': (30, {'one machine': ['--owners', '1', '--local-steps', '200', '--split', 'iid'],
-                      '2 IID owners': _iid(2, 100)}),
+                      '2 IID owners': _iid(2, 100), "2 IID owners, owners' lr 5e-4": _iid(2, 100, '--lr', '5e-4')}),
         'non-iid': (40, {'one machine': one_machine_16k,
                          '5 owners x 2 digits': ['--owners', '5', '--local-steps', '80', '--split',
                                                  'classes-per-owner', '2']}),
