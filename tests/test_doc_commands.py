@@ -217,9 +217,13 @@ def test_each_row_of_the_fashion_table_copied_after_dataset_fashion_mnist_trains
         assert recipe_of(config) == recipe_of(trained), row['recipe']
 
 
-def test_each_setting_of_the_federated_measurement_is_taken_by_the_example(parse_only):
-    """``docs/_static/federated.json`` records the flags of each setting the Federated page shows."""
-    settings = json.loads((ROOT / 'docs' / '_static' / 'federated.json').read_text())['settings']
-    assert len(settings) == 4
+FEDERATED_MEASUREMENTS = ('sweep', 'owner_lr', 'iid5', 'iid2', 'non_iid', 'bad_owner')
+
+
+@pytest.mark.parametrize('comparison', FEDERATED_MEASUREMENTS)
+def test_each_setting_of_the_federated_measurements_is_taken_by_the_example(parse_only, comparison):
+    """``docs/_static/federated_*.json`` record the flags of each setting the Federated page shows."""
+    settings = json.loads((ROOT / 'docs' / '_static' / f'federated_{comparison}.json').read_text())['settings']
+    assert len(settings) >= 2
     for name, flags in settings.items():
         parse_only(shlex.join(['python', 'examples/federated_gan.py', *flags]))

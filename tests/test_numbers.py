@@ -102,7 +102,7 @@ def test_the_pages_name_measured_files():
     """The README quotes the default run, the speed comparison, Fashion-MNIST and the federation; a page
     that stopped naming its files would pass the tests above with nothing checked."""
     named = {name for _, _, files, _ in SOURCED for name in files}
-    assert {'default_run.txt', 'throughput.txt', 'fashion.txt', 'federated_summary.csv'} <= named
+    assert {'default_run.txt', 'throughput.txt', 'fashion.txt', 'federated_iid5.txt'} <= named
 
 
 def test_the_checks_catch_a_changed_or_unsourced_figure(tmp_path):
@@ -110,8 +110,8 @@ def test_the_checks_catch_a_changed_or_unsourced_figure(tmp_path):
     file is found; a setting in code is not a figure."""
     assert numbers('FID 101.4 against 672.0 after 40 rounds (`--lr 5e-4`, mlp256, 16,000 steps, 2.27x).') == [
         '101.4', '672.0', '40', '16000', '2.27']
-    written = numbers_in_file('federated_summary.csv')
-    assert '101.4' in written and '101' not in written and '101.5' not in written
+    written = numbers_in_file('federated_sweep.txt')
+    assert '745.6' in written and '745' not in written and '745.5' not in written
     assert FIGURE.search('the default run scored FID 76.5') and not FIGURE.search(CODE.sub(' ', '`--steps 13600`'))
     page = tmp_path / 'page.md'
     page.write_text('Some text.\n\n```bash\nbearer-gan train  # FID 1.0x\n```\n\nA figure, 1.20x (docs/_static/x.txt)\n'
