@@ -17,7 +17,7 @@ model's latent size, ``lr`` for ``lr_g``/``lr_d``, the loss's real label and pen
 travels as 0 (:data:`UNSET_AS_ZERO`). The defaults must make a run with every loss, which is why
 the real label is 0 (``bce``'s 0.9) and not 0.9, which the other losses refuse.
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, Mapping, Optional, Union
 
 from bearer_gan.config import RunConfig
@@ -54,8 +54,6 @@ def _default(name: str) -> FlowerValue:
 
 def _typed(value: Any, default: FlowerValue) -> FlowerValue:
     """``value`` as the type of ``default``: Flower's configs may carry ints as floats and booleans as ints."""
-    if default is None:  # a float resolved after construction (server_lr)
-        return float(value)
     return bool(value) if isinstance(default, bool) else type(default)(value)
 
 
@@ -238,12 +236,12 @@ class FederatedConfig:
     @classmethod
     def from_flower(cls, values: Mapping[str, FlowerValue]) -> 'FederatedConfig':
         """Read a run config (hyphenated or underscored keys); keys it does not know are ignored."""
-        known = {field.name for field in fields(cls)}
+        defaults = cls().to_dict()  # resolved, so that each has its type (server_lr's None is the optimizer's rate)
         picked = {}
         for key, value in values.items():
             name = key.replace('-', '_')
-            if name in known:
-                picked[name] = _typed(value, getattr(cls, name))
+            if name in defaults:
+                picked[name] = _typed(value, defaults[name])
         return cls(**picked)
 
     def client_config(self) -> Dict[str, FlowerValue]:
