@@ -36,10 +36,12 @@ import sys
 
 os.environ.setdefault('FLWR_TELEMETRY_ENABLED', '0')  # offline: no usage events to Flower's servers
 
+from bearer_gan.cli.federate import federation_exits  # noqa: E402
 from bearer_gan.federated.flags import config_from_args, parse_federation_flags  # noqa: E402
-from bearer_gan.federated.launch import (USER_MISTAKES, FederationFailed, federation_summary,  # noqa: E402
-                                         prepare_federation, run_rounds)
+from bearer_gan.federated.launch import (USER_MISTAKES, federation_summary, prepare_federation,  # noqa: E402
+                                         run_rounds)
 from bearer_gan.federated.run_folder import finished_round, recorded_settings  # noqa: E402,F401 (the tests')
+from bearer_gan.flags import fail  # noqa: E402
 
 PROGRAM = os.path.basename(sys.argv[0])
 
@@ -65,8 +67,7 @@ def main(argv=None):
     try:
         federation = prepare(args)
     except USER_MISTAKES as error:  # a mistake the user can fix: one line, exit code 2
-        print(f'{PROGRAM}: error: {error}', file=sys.stderr)
-        sys.exit(2)
+        fail(PROGRAM, error)
     if federation is None:
         return
     print(federation.describe(args.deploy))
@@ -77,19 +78,12 @@ def main(argv=None):
     # (--aggregation), takes the server optimizer's step, then scores, draws and checkpoints the result
     # (bearer_gan.federated.FederatedServer). Flower's simulation runs it all in this process (the owners as Ray
     # actors); --deploy starts a SuperLink and a SuperNode per owner and submits the app with `flwr run`.
-    try:
+    with federation_exits(federation, PROGRAM, again=f'python {sys.argv[0]}', deploy=args.deploy):
+        # a run that fails: one line, exit code 1; Ctrl-C: exit code 130, every finished round checkpointed
         line = run_rounds(federation, deploy=args.deploy, secure=not args.insecure, timeout=args.timeout,
                           verbose=args.verbose)
-    except FederationFailed as error:  # too few owners got a round right, a deployment failed: the last round kept
-        print(f'{PROGRAM}: {error}', file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:  # Ctrl-C: every finished round is checkpointed
-        out = federation.config.out
-        print(f'\nstopped: every finished round is checkpointed in {out}; continue with python {sys.argv[0]} '
-              f'--resume {out}', file=sys.stderr)
-        sys.exit(130)
     # docs: end rounds
-    print('\n'.join(([line] if line else []) + federation_summary(federation.config.out)))
+    print('\n'.join(([line] if line else []) + federation_summary(federation.config)))
 
 
 if __name__ == '__main__':

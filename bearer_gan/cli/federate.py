@@ -8,17 +8,19 @@ user's mistake is one line and exit code 2, a run that fails (a deployment's err
 right) exit code 1, Ctrl-C exit code 130 with every finished round checkpointed, and a summary at the end.
 """
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import warnings
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from .. import flags
 from ..federated.flags import add_federation_flags, config_from_args, parse_federation_flags
-from ..federated.launch import USER_MISTAKES, FederationFailed, federation_summary, prepare_federation, run_rounds
+from ..federated.launch import (USER_MISTAKES, Federation, FederationFailed, federation_summary, prepare_federation,
+                                run_rounds)
 
-__all__ = ['add_federate_arguments', 'run', 'main']
+__all__ = ['add_federate_arguments', 'run', 'federation_exits', 'main']
 
 
 def add_federate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -43,25 +45,37 @@ def _run(args: argparse.Namespace, program: str, again: str) -> None:
     if federation is None:  # finished already: the same command again does nothing
         return
     print(federation.describe(args.deploy))
-    # Ctrl-C stops a deployment even when this process started with SIGINT ignored (a script's background job),
-    # as it stops `bearer-gan train` and the simulation, which install their own handlers
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if args.deploy else None
-    try:
+    with federation_exits(federation, program, again, args.deploy):
         closing = run_rounds(federation, deploy=args.deploy, secure=not args.insecure, timeout=args.timeout,
                              verbose=args.verbose)
-    except FederationFailed as error:  # too few owners got a round right, a deployment failed: the last round kept
+    if closing:
+        print(closing)
+    print('\n'.join(federation_summary(federation.config)))
+
+
+@contextlib.contextmanager
+def federation_exits(federation: Federation, program: str, again: str, deploy: bool = False) -> Iterator[None]:
+    """While ``federation``'s rounds run (:func:`run_rounds`): a run that fails is one line opened by ``program`` and
+    exit code 1 (too few owners got a round right, a deployment failed), Ctrl-C exit code 130 with the command that
+    continues it (``again --resume OUT``); its finished rounds are checkpointed either way.
+
+    With ``deploy``, Ctrl-C stops the deployment even when this process started with SIGINT ignored (a script's
+    background job), as it stops ``bearer-gan train`` and the simulation, which install their own handlers.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if deploy else None
+    try:
+        yield
+    except FederationFailed as error:
         print(f'{program}: {error}', file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print(f'\nstopped: every finished round is checkpointed in {federation.config.out}; continue with '
-              f'{again} --resume {federation.config.out}', file=sys.stderr)
+        out = federation.config.out
+        print(f'\nstopped: every finished round is checkpointed in {out}; continue with {again} --resume {out}',
+              file=sys.stderr)
         sys.exit(130)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    if closing:
-        print(closing)
-    print('\n'.join(federation_summary(federation.config.out)))
 
 
 def main(argv: Optional[List[str]] = None, prog: str = 'bearer-gan federate') -> None:

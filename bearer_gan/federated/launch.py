@@ -8,7 +8,6 @@ error or exits: the command line (:mod:`bearer_gan.cli.federate`) turns their ex
 an exit code.
 """
 import contextlib
-import json
 import logging
 import os
 import warnings
@@ -132,14 +131,14 @@ def _flower_quiet(quiet: bool):
             flower_log.removeFilter(below_warning)
 
 
-def federation_summary(out: str) -> List[str]:
-    """The lines printed after a federation: the last round's scores, the traffic per round, where the outputs are."""
+def federation_summary(config: FederatedConfig) -> List[str]:
+    """The lines printed after the federation ``config`` ran: the last round's scores (its moving average's too,
+    when it keeps one), the traffic per round, where the outputs are."""
+    out = config.out
     rows = read_history(os.path.join(out, 'history.csv'))
     last, trained = rows[-1], rows[1:]
-    with open(os.path.join(out, 'config.json')) as handle:
-        averaged = json.load(handle).get('ema_decay', 0) > 0  # else the ema_ columns are empty
     lines = [f"after round {int(last['round'])}: {scores_text(last)}"
-             + (f"; moving average {scores_text(last, 'ema_')}" if averaged else '')]
+             + (f"; moving average {scores_text(last, 'ema_')}" if config.ema_decay > 0 else '')]
     if trained:
         lines.append(f"per round: {trained[-1]['bytes_to_owners']:,.0f} bytes to the owners, "
                      f"{trained[-1]['bytes_from_owners']:,.0f} back, "
