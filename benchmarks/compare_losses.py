@@ -13,8 +13,8 @@ the cell's steps divided by the time its trial ran (data loading and scoring exc
 
 Cells already trained and scored (``cell.json`` in their run folder) are reused, so an interrupted
 comparison continues where it stopped; ``--rescore`` scores the saved generators again.
-Results go to ``docs/_static/losses.csv`` (the table), ``docs/_static/losses.txt`` (the command,
-the machine and its load) and ``docs/_static/img/losses/`` (a grid per cell).
+Results go to ``docs/_static/loss_grid.csv`` (the table), ``docs/_static/loss_grid.txt`` (the command,
+the machine and its load) and ``docs/_static/img/loss_grid/`` (a grid per cell).
 """
 import argparse
 import csv
@@ -121,7 +121,7 @@ def train_and_score(name: str, values: Mapping, args) -> dict:
 def copy_grid(name: str, args) -> str:
     """Copy the cell's last sample grid next to the table; returns its path relative to the docs."""
     frames = sorted((Path(args.out) / name / 'samples').glob('step_*.png'))
-    target = Path(args.docs) / 'img' / 'losses' / f'{name}.png'
+    target = Path(args.docs) / 'img' / 'loss_grid' / f'{name}.png'
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(frames[-1], target)
     return str(target.relative_to(Path(args.docs).parent))
@@ -203,9 +203,9 @@ def main(argv=None):
         name = cell_name(**cell)
         result = train_and_score(name, cell_values(cell), args)
         rows.append(row(cell, result, copy_grid(name, args)))
-        write_outputs(rows, log + [f'load average now: {load_average()}'], args, 'losses')
+        write_outputs(rows, log + [f'load average now: {load_average()}'], args, 'loss_grid')
     log.append(f'load average at end: {load_average()}')
-    write_outputs(rows, log, args, 'losses')
+    write_outputs(rows, log, args, 'loss_grid')
 
 
 if __name__ == '__main__':

@@ -59,7 +59,7 @@ def test_the_loss_comparison_trains_and_scores_its_cells_and_reuses_them(losses,
     argv = ['--steps', '2', '--samples', '100', '--batch-size', '32', '--datasets', 'mnist-5k', '--models', 'tutorial',
             '--losses', 'hinge', '--conditional-losses', '--out', str(tmp_path / 'runs'), '--docs', str(tmp_path / 'docs')]
     losses.main(argv)
-    with open(tmp_path / 'docs' / 'losses.csv') as handle:
+    with open(tmp_path / 'docs' / 'loss_grid.csv') as handle:
         rows = list(csv.DictReader(handle))
     assert [(row['loss'], row['spectral norm'], row['steps']) for row in rows] == [('hinge', 'no', '2'),
                                                                                   ('hinge', 'yes', '2')]
