@@ -7,6 +7,7 @@ ranges goes to ``docs/_static/NAME.txt`` (with ``NAME.json`` and a grid per reci
 
     python benchmarks/protocol.py data-efficiency                      # Fashion-MNIST 100/20/10% x augmentation
     python benchmarks/protocol.py data-efficiency --fractions 10 --budget 240   # only the 10% row
+    python benchmarks/protocol.py small-data --budget 240 --jobs 2     # ADA's policies on 10% of Fashion-MNIST
     python benchmarks/protocol.py mnist-augment                        # the default run's augmentation policies
     python benchmarks/protocol.py mnist-augment --budget 20 --seeds 0 --samples 500 --report /tmp/look   # a quick look
     python benchmarks/protocol.py mnist-default --budget 200           # the default run's recipe against the others
@@ -17,6 +18,8 @@ Comparisons (``--list`` prints their recipes):
 
 * ``data-efficiency``: Fashion-MNIST's own recipe on 100%, 20% and 10% of its 60,000 training
   images (``--max-images``), with no augmentation, ``diffaugment`` and ``ada``;
+* ``small-data``: Fashion-MNIST's own recipe on 10% of its training images, with no augmentation and
+  with ADA on each policy (translation; translation and cutout; translation and colour);
 * ``mnist-augment``: the default run (``mnist-5k``) with no augmentation and with each augmentation
   policy, the comparison that picks the default policy;
 * ``mnist-default``: the candidates for MNIST's own recipe (``DATASET_RECIPES``), each spelled out;
@@ -52,6 +55,16 @@ def data_efficiency(fractions=FRACTIONS) -> List[Recipe]:
         for name, augment in AUGMENTATIONS.items():
             recipes.append(Recipe(f'fashion-{fraction}%-{name}', dict(FASHION, augment=augment, **subset)))
     return recipes
+
+
+def small_data() -> List[Recipe]:
+    """Fashion-MNIST at 10% of its training images (6,000) without augmentation and with ADA on each policy: which
+    operations ADA should apply where the data is scarcest (``data-efficiency`` has ADA with translation alone)."""
+    subset = dict(FASHION, max_images=FASHION_IMAGES // 10)
+    policies = ('ada:translation', 'ada:translation,cutout', 'ada:translation,color')
+    return [Recipe('fashion-10%-none', dict(subset, augment=None))] + [
+        Recipe('fashion-10%-' + policy.replace(':', '-').replace(',', '+'), dict(subset, augment=policy))
+        for policy in policies]
 
 
 def mnist_augment() -> List[Recipe]:
@@ -93,6 +106,8 @@ def fashion() -> List[Recipe]:
 COMPARISONS = {
     'data-efficiency': ('Fashion-MNIST on part of its training images, with and without augmentation.',
                         data_efficiency),
+    'small-data': ('Fashion-MNIST on 10% of its training images, without augmentation and with ADA on each policy.',
+                   small_data),
     'mnist-augment': ('The default run (mnist-5k) without augmentation and with each policy.', mnist_augment),
     'mnist-default': ('Candidates for the default recipe on mnist-5k.', mnist_default),
     'losses': ('The default run (mnist-5k, MNIST\'s recipe) with each loss.', losses),

@@ -63,6 +63,15 @@ def test_a_recipe_is_a_runconfig_on_its_data_sets_own_recipe(script, tmp_path):
     assert protocol.recipe_config(recipes['fashion-100%-none'], str(tmp_path), 1, 0).max_images is None
 
 
+def test_small_data_compares_adas_policies_on_the_same_tenth_of_fashion_mnist(script, tmp_path):
+    protocol = sys.modules['gan_bench.protocol']
+    configs = [protocol.recipe_config(recipe, str(tmp_path), 10, 0) for recipe in script.small_data()]
+    assert [config.augment for config in configs] == [None, 'ada:translation', 'ada:translation,cutout',
+                                                      'ada:translation,color']
+    assert {(config.dataset, config.max_images, config.conditional, config.lr) for config in configs} == {
+        ('fashion-mnist', 6000, True, 5e-4)}  # only the augmentation differs
+
+
 def test_bad_arguments_are_one_line_and_exit_2(script, capsys):
     for argv in (['mnist-augment', '--fractions', '10'], ['mnist-augment', '--budget', '0'],
                  ['nothing'], ['mnist-augment', '--recipes', 'none', 'nothing']):
