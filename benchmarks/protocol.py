@@ -31,6 +31,7 @@ Comparisons (``--list`` prints their recipes):
 per hour, and the same runs, since every run's steps come from the calibration.
 """
 import argparse
+import json
 import os
 import sys
 from typing import Dict, List
@@ -38,7 +39,7 @@ from typing import Dict, List
 import torch
 
 import bearer_gan
-from gan_bench.protocol import Recipe, measure, write_report  # benchmarks/ is on the path of its scripts
+from gan_bench.protocol import Recipe, measure, rescore, write_report  # benchmarks/ is on the path of its scripts
 from gan_bench.provenance import ROOT
 
 FASHION = dict(dataset='fashion-mnist', data_dir='/usr/share/datasets/fashion-mnist')
@@ -135,6 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument('--report', help='writes REPORT.txt, REPORT.json and img/ (default: docs/_static/NAME, '
                                          'NAME being the comparison and its --fractions)')
     parser.add_argument('--list', action='store_true', help="print the comparison's recipes and stop")
+    parser.add_argument('--rescore', action='store_true',
+                        help="score the runs of the comparison's report again (the same generators and steps; "
+                             '--samples), as when the MNIST test set that precision and recall need was missing')
     args = parser.parse_args(argv)
     if args.fractions and args.comparison != 'data-efficiency':
         parser.error('--fractions applies to data-efficiency only')
@@ -157,7 +161,13 @@ def main(argv=None) -> int:
     name = args.comparison.replace('-', '_') + ''.join(f'_{fraction}' for fraction in args.fractions or ())
     report = args.report or str(ROOT / 'docs' / '_static' / name)
     runs = args.runs or os.path.join('runs', 'protocol', name)
-    result = measure(recipes, args.budget, args.seeds, runs, args.samples, args.calibration_steps, args.jobs)
+    if args.rescore:
+        if not os.path.exists(report + '.json'):
+            parser.error(f'--rescore: no {report}.json to score again (--report names it)')
+        with open(report + '.json') as handle:
+            result = rescore(json.load(handle), args.samples)
+    else:
+        result = measure(recipes, args.budget, args.seeds, runs, args.samples, args.calibration_steps, args.jobs)
     print('\n'.join(write_report(result, report, title)))
     return 0
 

@@ -106,6 +106,30 @@ def test_a_tiny_comparison_writes_its_table_with_provenance_and_grids(script, tm
 
 
 @needs(require_data, MNIST_TEST, 'the MNIST test set (BEARER_GAN_MNIST_TEST), whose features precision compares with')
+def test_rescore_scores_the_same_runs_again_once_the_test_set_is_found(script, tmp_path, monkeypatch, capsys):
+    protocol = sys.modules['gan_bench.protocol']
+    monkeypatch.setenv('BEARER_GAN_MNIST_TEST', str(tmp_path / 'nowhere'))
+    monkeypatch.setattr(protocol, 'cpu_seconds_per_step', lambda recipes, steps: {'none': 0.1})
+    report = str(tmp_path / 'docs' / 'mnist_augment')
+    argv = ['mnist-augment', '--recipes', 'none', '--budget', '0.4', '--seeds', '0', '--samples', '64',
+            '--runs', str(tmp_path / 'runs'), '--report', report]
+    script.main(argv)
+    first = json.loads(Path(report + '.json').read_text())
+    assert first['runs'][0]['precision'] is None and first['runs'][0]['reference_features_skipped']
+    assert 'precision, recall and coverage skipped' in capsys.readouterr().out
+    trained = Path(first['runs'][0]['out'], 'generator.pt').stat().st_mtime_ns
+    monkeypatch.setenv('BEARER_GAN_MNIST_TEST', MNIST_TEST)
+    script.main(argv + ['--rescore'])
+    again = json.loads(Path(report + '.json').read_text())
+    row = again['runs'][0]
+    assert 0 <= row['precision'] <= 1 and 'reference_features_skipped' not in row
+    assert row['fid'] == first['runs'][0]['fid'] and row['steps'] == first['runs'][0]['steps'] == 4  # the same run
+    assert Path(row['out'], 'generator.pt').stat().st_mtime_ns == trained  # scored, not trained again
+    assert again['summary']['none']['precision']['median'] == row['precision']
+    assert Path(report + '.txt').read_text().splitlines()[4].startswith('scored again (--rescore) at commit ')
+
+
+@needs(require_data, MNIST_TEST, 'the MNIST test set (BEARER_GAN_MNIST_TEST), whose features precision compares with')
 def test_runs_at_once_train_and_score_what_one_at_a_time_does(script, tmp_path, monkeypatch):
     protocol = sys.modules['gan_bench.protocol']
     monkeypatch.setenv('BEARER_GAN_MNIST_TEST', MNIST_TEST)
