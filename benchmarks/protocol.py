@@ -12,6 +12,7 @@ ranges goes to ``docs/_static/NAME.txt`` (with ``NAME.json`` and a grid per reci
     python benchmarks/protocol.py mnist-augment --budget 20 --seeds 0 --samples 500 --report /tmp/look   # a quick look
     python benchmarks/protocol.py mnist-default --budget 200           # the default run's recipe against the others
     python benchmarks/protocol.py losses --budget 200 --jobs 2         # the four losses in the default run
+    python benchmarks/protocol.py losses --rescore                     # its runs scored again, same steps
     python benchmarks/protocol.py fashion --budget 240 --jobs 2        # the candidates for Fashion-MNIST's recipe
 
 Comparisons (``--list`` prints their recipes):
