@@ -94,7 +94,8 @@ def test_the_summary_names_the_moving_average_when_the_run_keeps_one_even_unscor
     columns = ['round', 'fid', 'classes_covered', 'ema_fid', 'ema_classes_covered', 'bytes_to_owners',
                'bytes_from_owners', 'round_seconds']
     (tmp_path / 'history.csv').write_text(','.join(columns) + '\n0,,,,,,,\n3,,,,,10,20,1.5\n')  # round 0: untrained
-    assert summary(FederatedConfig(out=str(tmp_path), ema_decay=ema_decay))[:2] == [expected, 'per round: 10 bytes to the owners, 20 back, 1.5 s on average']
+    assert summary(FederatedConfig(out=str(tmp_path), ema_decay=ema_decay))[:2] == [
+        expected, 'per round: 10 bytes to the owners, 20 back, 1.5 s on average']
 
 
 def test_scores_name_as_many_classes_as_the_scorer_has():
