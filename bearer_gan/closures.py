@@ -93,13 +93,20 @@ def _draw(state, sample, rows: int, *shape: int, **options) -> torch.Tensor:
 
 
 def _sample_noise(state):
-    """``z`` for the batch, and in a conditional run labels drawn uniformly from the classes."""
+    """``z`` for the batch, and in a conditional run labels drawn uniformly from the classes, or from
+    :data:`~bearer_gan.keys.FAKE_LABEL_PROBABILITIES` where state holds them."""
     real = state[torchbearer.X]
     rows = real.size(0)
     z = _draw(state, torch.randn, rows, state[keys.LATENT_DIM], device=real.device, dtype=real.dtype)
-    num_classes = state.get(keys.NUM_CLASSES)
-    state[keys.NOISE] = z if num_classes is None else (
-        z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options), rows, device=real.device))
+    num_classes, probabilities = state.get(keys.NUM_CLASSES), state.get(keys.FAKE_LABEL_PROBABILITIES)
+    if num_classes is None:
+        state[keys.NOISE] = z
+    elif probabilities is None:
+        state[keys.NOISE] = (z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options),
+                                      rows, device=real.device))
+    else:  # the probabilities already live on the batch's device
+        state[keys.NOISE] = (z, _draw(state, lambda count, **options: torch.multinomial(probabilities, count, True),
+                                      rows, device=real.device))
 
 
 def _set_discriminator_input(state, penalties=()):

@@ -14,7 +14,7 @@ __all__ = [
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
     'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
-    'NUM_CLASSES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
+    'NUM_CLASSES', 'FAKE_LABEL_PROBABILITIES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
     'R1_PENALTY', 'AUGMENT', 'AUGMENT_PROBABILITY',
 ]
 
@@ -35,6 +35,11 @@ LATENT_DIM = torchbearer.state_key('latent_dim')
 REAL_LABEL = torchbearer.state_key('real_label')
 #: Number of classes of a class-conditional run (labels in ``[0, NUM_CLASSES)``); None for an unconditional one.
 NUM_CLASSES = torchbearer.state_key('num_classes')
+#: How a conditional run draws its generated images' labels: a ``(NUM_CLASSES,)`` float tensor of class
+#: probabilities on the batch's device, or None / absent for uniformly. A federated owner that holds only a few
+#: classes sets its shard's class frequencies: drawn uniformly, its discriminator would see fakes of classes it
+#: has no real images of, learn that those labels mean "fake", and pull the shared networks toward its own classes.
+FAKE_LABEL_PROBABILITIES = torchbearer.state_key('fake_label_probabilities')
 #: The generator's input of the current step: ``z``, ``(B, latent_dim)`` drawn from N(0, 1), or in a
 #: conditional run the tuple ``(z, labels)`` with ``labels`` ``(B,)`` drawn uniformly from the classes;
 #: torchbearer's ``base_closure`` unpacks a tuple into ``G(z, labels)``.

@@ -13,6 +13,7 @@ the global generator's samples, and the ratio of the median FID to the reference
     python benchmarks/federated_targets.py iid5 --seeds 0 1 2 # 5 IID owners against one machine, 16,000 updates
     python benchmarks/federated_targets.py iid2 --seeds 0 1 2 # 2 IID owners, 30 rounds of 100, 6,000 updates
     python benchmarks/federated_targets.py non-iid --seeds 0 1 2   # 5 owners with two digits each
+    python benchmarks/federated_targets.py non-iid-conditional --seeds 0 1 2  # the same, owners train conditionally
     python benchmarks/federated_targets.py bad-owner --seeds 0 1 2 # 1 of 3 owners sends its update x100, or NaN
 
 The targets run with FedAvg (the default), which the sweep found best: every server step that moved
@@ -83,6 +84,13 @@ def comparisons():
                                                  'classes-per-owner', '2'],
                          "5 owners x 2 digits, owners' lr 1e-3": ['--owners', '5', '--local-steps', '80', '--split',
                                                                   'classes-per-owner', '2', '--lr', '1e-3']}),
+        'non-iid-conditional': (40, {
+            'one machine, conditional': one_machine_16k + ['--conditional'],
+            '5 owners x 2 digits, conditional': ['--owners', '5', '--local-steps', '80', '--split',
+                                                 'classes-per-owner', '2', '--conditional'],
+            "5 owners x 2 digits, conditional, owners' lr 1e-3": ['--owners', '5', '--local-steps', '80', '--split',
+                                                                  'classes-per-owner', '2', '--conditional', '--lr',
+                                                                  '1e-3']}),
         'bad-owner': (20, {'3 IID owners': _iid(3, 80),
                            'owner 0 sends x100': _iid(3, 80, '--drill-faulty-owner', '0:scale100'),
                            'owner 0 sends NaN': _iid(3, 80, '--drill-faulty-owner', '0:nan')}),

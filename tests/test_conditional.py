@@ -56,6 +56,24 @@ def test_labels_travel_as_tuple_inputs_to_both_networks(shuffled_digits):
     assert kinds == [(tuple, tuple)] * 2
 
 
+def test_the_fakes_labels_follow_fake_label_probabilities_where_state_holds_them(shuffled_digits):
+    """Uniform over the classes by default; a federated owner's shard frequencies (here 2s and 5s) otherwise."""
+    images, labels = shuffled_digits[0][:64], shuffled_digits[1][:64]
+    drawn = {}
+    for probabilities in (None, torch.tensor([0, 0, 0.25, 0, 0, 0.75, 0, 0, 0, 0])):
+        torch.manual_seed(0)
+        generator, discriminator = bearer_gan.build_models('tutorial', num_classes=10)
+        generator = Recording(generator)
+        trial = bearer_gan.gan_trial(generator, discriminator, torch.optim.Adam(generator.parameters()),
+                                     torch.optim.Adam(discriminator.parameters()), 100, num_classes=10,
+                                     device='cpu', verbose=0)
+        trial.state[keys.FAKE_LABEL_PROBABILITIES] = probabilities
+        bearer_gan.run_gan(trial, bearer_gan.image_batches(images, labels, 32, seed=3), 4)
+        drawn[probabilities is None] = torch.cat(generator.labels)
+    assert len(drawn[True].unique()) == 10
+    assert drawn[False].unique().tolist() == [2, 5] and (drawn[False] == 5).sum() > (drawn[False] == 2).sum()
+
+
 def test_the_fixed_noise_grid_puts_one_class_per_row(tmp_path):
     sampler = bearer_gan.FixedNoiseSampler(str(tmp_path), interval=10, nrow=6)
     state = {keys.LATENT_DIM: 4, keys.NUM_CLASSES: 3, torchbearer.DEVICE: 'cpu'}

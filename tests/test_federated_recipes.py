@@ -88,6 +88,10 @@ def test_a_conditional_owner_trains_on_its_shards_labels_with_every_class_of_the
         generator.eval()
         sixes, sevens = (generator(noise, torch.full((8,), digit)) for digit in (6, 7))
     assert (sixes - sevens).abs().max() > 1e-2  # G(z, y) draws by its label
+    # its fakes take its own classes only: the other eight classes' embedding rows come back untouched
+    for name in ('generator.embed.weight', 'discriminator.embed.weight'):
+        moved = (result.weights[name] != server.weights[name]).any(dim=1).nonzero().flatten().tolist()
+        assert moved == [6, 7], name
     # the shard's labels reach the batches: the same images under other labels train another discriminator
     shard = load_shard('mnist-5k', './data', 5, 3, 'classes-per-owner 2', 0)
     relabelled = ImageData(shard.images, (shard.labels + 1) % 10, shard.classes, shard.name)

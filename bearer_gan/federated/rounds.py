@@ -207,7 +207,8 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
         weights: the global networks (:data:`Weights`), of the pair ``config.recipe`` builds for this data.
         config: the recipe and the owner's identity (:class:`RoundConfig`).
         shard: the owner's images and labels (:data:`Shard`). A conditional recipe trains on these labels,
-            with as many classes as the data set has (not only those in the shard).
+            with as many classes as the data set has (not only those in the shard), and draws its generated
+            images' labels from the shard's class frequencies.
         local_state: this owner's :attr:`RoundResult.local_state` from an earlier round, or None.
             Its Adam moments are loaded when present (leave them out for a fresh optimizer);
             its noise generator state is continued when present.
@@ -232,6 +233,9 @@ def train_round(weights: Mapping[str, torch.Tensor], config: RoundConfig, shard:
                 ada = local_state[ADA].tolist()
                 callback.load_state_dict({'p': ada[0], 'counts': ada[1:]})
         trial = build_trial(recipe, make_spec(recipe, data), augmentation, run_callbacks=False, quiet=True)
+        if recipe.conditional:  # fakes of the owner's own classes only (keys.FAKE_LABEL_PROBABILITIES says why)
+            counts = torch.bincount(data.labels, minlength=trial.state[keys.NUM_CLASSES]).double()
+            trial.state[keys.FAKE_LABEL_PROBABILITIES] = (counts / counts.sum()).float().to(device)
         generator, discriminator = trial.state[torchbearer.MODEL], trial.state[keys.DISCRIMINATOR]
         optimizers = (trial.state[keys.GENERATOR_OPTIMIZER], trial.state[keys.DISCRIMINATOR_OPTIMIZER])
         unpack_weights(weights, generator, discriminator)
