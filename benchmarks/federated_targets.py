@@ -87,10 +87,7 @@ def comparisons():
         'non-iid-conditional': (40, {
             'one machine, conditional': one_machine_16k + ['--conditional'],
             '5 owners x 2 digits, conditional': ['--owners', '5', '--local-steps', '80', '--split',
-                                                 'classes-per-owner', '2', '--conditional'],
-            "5 owners x 2 digits, conditional, owners' lr 1e-3": ['--owners', '5', '--local-steps', '80', '--split',
-                                                                  'classes-per-owner', '2', '--conditional', '--lr',
-                                                                  '1e-3']}),
+                                                 'classes-per-owner', '2', '--conditional']}),
         'bad-owner': (20, {'3 IID owners': _iid(3, 80),
                            'owner 0 sends x100': _iid(3, 80, '--drill-faulty-owner', '0:scale100'),
                            'owner 0 sends NaN': _iid(3, 80, '--drill-faulty-owner', '0:nan')}),
