@@ -105,8 +105,9 @@ def _sample_noise(state):
         state[keys.NOISE] = (z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options),
                                       rows, device=real.device))
     else:  # the probabilities already live on the batch's device
-        state[keys.NOISE] = (z, _draw(state, lambda count, **options: torch.multinomial(probabilities, count, True),
-                                      rows, device=real.device))
+        def sample_labels(count, **options):
+            return torch.multinomial(probabilities, count, replacement=True)
+        state[keys.NOISE] = (z, _draw(state, sample_labels, rows, device=real.device))
 
 
 def _set_discriminator_input(state, penalties=()):
