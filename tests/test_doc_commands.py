@@ -217,7 +217,7 @@ def test_each_row_of_the_fashion_table_copied_after_dataset_fashion_mnist_trains
         assert recipe_of(config) == recipe_of(trained), row['recipe']
 
 
-FEDERATED_MEASUREMENTS = ('sweep', 'owner_lr', 'iid5', 'iid2', 'non_iid', 'bad_owner')
+FEDERATED_MEASUREMENTS = ('sweep', 'owner_lr', 'iid5', 'iid2', 'non_iid', 'non_iid_conditional', 'bad_owner')
 
 
 @pytest.mark.parametrize('comparison', FEDERATED_MEASUREMENTS)

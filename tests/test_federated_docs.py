@@ -24,6 +24,6 @@ def test_the_page_includes_every_marked_excerpt(source):
 def test_the_page_is_in_the_table_of_contents_and_shows_the_measurements():
     assert re.search(r'^\s+federated$', (ROOT / 'docs' / 'index.rst').read_text(), re.M)
     page = PAGE.read_text()
-    for static in [f'federated_{name}.{kind}' for name in ('sweep', 'owner_lr', 'iid5', 'iid2', 'non_iid', 'bad_owner')
-                   for kind in ('txt', 'png')]:
+    names = ('sweep', 'owner_lr', 'iid5', 'iid2', 'non_iid', 'non_iid_conditional', 'bad_owner')
+    for static in [f'federated_{name}.{kind}' for name in names for kind in ('txt', 'png')]:
         assert f'_static/{static}' in page and (ROOT / 'docs' / '_static' / static).is_file()
