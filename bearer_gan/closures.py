@@ -101,13 +101,14 @@ def _sample_noise(state):
     num_classes, probabilities = state.get(keys.NUM_CLASSES), state.get(keys.FAKE_LABEL_PROBABILITIES)
     if num_classes is None:
         state[keys.NOISE] = z
-    elif probabilities is None:
-        state[keys.NOISE] = (z, _draw(state, lambda *size, **options: torch.randint(num_classes, size, **options),
-                                      rows, device=real.device))
+        return
+    if probabilities is None:
+        def sample_labels(*size, **options):
+            return torch.randint(num_classes, size, **options)
     else:  # the probabilities already live on the batch's device
         def sample_labels(count, **options):
             return torch.multinomial(probabilities, count, replacement=True)
-        state[keys.NOISE] = (z, _draw(state, sample_labels, rows, device=real.device))
+    state[keys.NOISE] = (z, _draw(state, sample_labels, rows, device=real.device))
 
 
 def _set_discriminator_input(state, penalties=()):

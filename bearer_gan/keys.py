@@ -14,8 +14,8 @@ __all__ = [
     'NOISE', 'FIXED_NOISE', 'FAKE_IMAGES', 'DISCRIMINATOR_INPUT', 'DISCRIMINATOR_LOGITS',
     'GENERATOR_LOSS', 'DISCRIMINATOR_LOSS', 'D_REAL', 'D_FAKE', 'EMA_GENERATOR', 'STEP', 'NON_FINITE',
     'TRAINING_GENERATOR', 'TRAINING_DISCRIMINATOR', 'BATCH_DRAW', 'END_OF_STEP', 'STOP_REQUESTED', 'STOP_AGREED',
-    'NUM_CLASSES', 'FAKE_LABEL_PROBABILITIES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES', 'PENALTY_INPUT', 'GRADIENT_PENALTY',
-    'R1_PENALTY', 'AUGMENT', 'AUGMENT_PROBABILITY',
+    'NUM_CLASSES', 'FAKE_LABEL_PROBABILITIES', 'WASSERSTEIN_ESTIMATE', 'PENALTIES', 'DUE_PENALTIES',
+    'PENALTY_INPUT', 'GRADIENT_PENALTY', 'R1_PENALTY', 'AUGMENT', 'AUGMENT_PROBABILITY',
 ]
 
 #: The discriminator :class:`torch.nn.Module`; it maps images to one logit each, ``(N, 1)``.
@@ -41,7 +41,8 @@ NUM_CLASSES = torchbearer.state_key('num_classes')
 #: has no real images of, learn that those labels mean "fake", and pull the shared networks toward its own classes.
 FAKE_LABEL_PROBABILITIES = torchbearer.state_key('fake_label_probabilities')
 #: The generator's input of the current step: ``z``, ``(B, latent_dim)`` drawn from N(0, 1), or in a
-#: conditional run the tuple ``(z, labels)`` with ``labels`` ``(B,)`` drawn uniformly from the classes;
+#: conditional run the tuple ``(z, labels)`` with ``labels`` ``(B,)`` drawn uniformly from the classes (or from
+#: :data:`FAKE_LABEL_PROBABILITIES` where state holds them);
 #: torchbearer's ``base_closure`` unpacks a tuple into ``G(z, labels)``.
 NOISE = torchbearer.state_key('noise')
 #: The generator input every sample grid is rendered from, fixed for the whole run: ``z`` or
